@@ -1,0 +1,84 @@
+"""Denoising score matching, written once as a weighted x0 regression (Kingma & Gao 2023).
+
+L = E_{t, eps} w(t) ||x0_hat(x_t, t) - x0||^2 / d  with x_t = alpha x0 + sigma eps.
+Regressing eps, v or the score is the same loss with a different w (derivations in lesson 03):
+    eps (Ho et al. 2020, L_simple):  w = snr = alpha^2 / sigma^2
+    v (Salimans & Ho 2022):          w = (alpha^2 + sigma^2)^2 / sigma^2   (= snr + 1 for VP)
+    x0:                              w = 1
+    min-SNR-gamma (Hang et al. 2023), EDM (Karras et al. 2022), likelihood (Song et al. 2021a).
+"""
+
+from functools import partial
+
+import torch
+
+from . import schedules, targets
+from .sde import SDE, append_dims, noise_like
+
+
+def snr_weight(sde: SDE, t):
+    """w = alpha^2 / sigma^2: the same loss as ||eps_hat - eps||^2."""
+    return (sde.alpha(t) / sde.sigma(t)) ** 2
+
+
+def v_weight(sde: SDE, t):
+    """w = (alpha^2 + sigma^2)^2 / sigma^2: the same loss as ||v_hat - v||^2."""
+    alpha, sigma = sde.alpha(t), sde.sigma(t)
+    return (alpha**2 + sigma**2) ** 2 / sigma**2
+
+
+def x0_weight(sde: SDE, t):
+    """w = 1: plain regression of x0."""
+    return torch.ones_like(t)
+
+
+def min_snr_weight(sde: SDE, t, gamma: float = 5.0):
+    """w = min(snr, gamma) (Hang et al. 2023, Eq. 11 in x0 units): caps the weight of small t."""
+    return snr_weight(sde, t).clamp(max=gamma)
+
+
+def edm_weight(sde: SDE, t, sigma_data: float = 0.5):
+    """w = 1 / c_out^2 at s = sigma / alpha, in x/alpha units (Karras et al. 2022, Table 1)."""
+    s = sde.sigma(t) / sde.alpha(t)
+    return targets.edm_loss_weight(s, sigma_data) / sde.alpha(t) ** 2
+
+
+def likelihood_weight(sde: SDE, t):
+    """w = g(t)^2 alpha^2 / sigma^4: score matching weighted by g^2, which bounds the NLL
+    (Song et al. 2021a, Thm. 1)."""
+    return sde.g2(t) * sde.alpha(t) ** 2 / sde.sigma(t) ** 4
+
+
+def dsm(denoiser, x0, *cond, sde: SDE, weighting=snr_weight, t=None, eps=None, generator=None):
+    """Weighted denoising score matching loss, averaged over batch and dimensions.
+
+    t ~ U(1e-3, 1) and eps ~ N(0, I) are drawn with `generator` unless given (tests pass them).
+    `weighting(sde, t) -> (B,)`; use functools.partial for its options, e.g. min_snr(gamma=5).
+    """
+    if t is None:
+        t = schedules.sample_uniform(len(x0), generator=generator, device=x0.device, dtype=x0.dtype)
+    if eps is None:
+        eps = noise_like(x0, generator)
+    if eps.shape != x0.shape:
+        raise ValueError(f"eps: expected shape {tuple(x0.shape)} like x0, got {tuple(eps.shape)}")
+    xt = sde.add_noise(x0, t, eps)
+    err = ((denoiser(xt, t, *cond) - x0) ** 2).flatten(1).mean(1)
+    return (weighting(sde, t) * err).mean()
+
+
+def min_snr(gamma: float = 5.0):
+    """min-SNR-gamma weighting as a weighting(sde, t) callable."""
+    if not gamma > 0:
+        raise ValueError(f"gamma: expected a positive float, got {gamma}")
+    return partial(min_snr_weight, gamma=gamma)
+
+
+def native_mse(net, sde: SDE, x0, t, eps, prediction: str):
+    """||net(x_t, t) - target||^2 in the network's own units (eps, x0 or v): the textbook form.
+
+    Equal to dsm(Denoiser(net, sde, prediction), ...) with the matching weighting (tested).
+    """
+    xt = sde.add_noise(x0, t, eps)
+    alpha, sigma = (append_dims(c(t), x0.ndim) for c in (sde.alpha, sde.sigma))
+    goal = targets.target(prediction, x0, eps, alpha, sigma)
+    return ((net(xt, t) - goal) ** 2).flatten(1).mean(1).mean()

@@ -1,0 +1,26 @@
+"""Samplers: each moves x along a time grid ts (see schedules), calling denoiser(x, t) -> x0_hat.
+
+sde.py: Euler-Maruyama (any SDE, forward or reverse), reverse-SDE and predictor-corrector
+samplers (Song et al. 2021). ode.py: probability-flow ODE with Euler or Heun (Karras et al. 2022).
+discrete.py: DDPM ancestral (Ho et al. 2020) and DDIM (Song, Meng & Ermon 2021).
+guidance.py: classifier-free guidance (Ho & Salimans 2022) as a denoiser wrapper.
+"""
+
+from .discrete import ddim, ddpm
+from .guidance import cfg
+from .ode import euler, heun, pf_ode, pf_ode_velocity
+from .sde import euler_maruyama, langevin, predictor_corrector, reverse_sde
+
+__all__ = [
+    "ddim",
+    "ddpm",
+    "cfg",
+    "euler",
+    "heun",
+    "pf_ode",
+    "pf_ode_velocity",
+    "euler_maruyama",
+    "langevin",
+    "predictor_corrector",
+    "reverse_sde",
+]

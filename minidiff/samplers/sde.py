@@ -1,0 +1,93 @@
+"""Stochastic samplers: Euler-Maruyama, the reverse SDE, and predictor-corrector (Song et al. 2021).
+
+Notation: the forward SDE is dx = f(t) x dt + g(t) dW; its reverse (Anderson 1982; Song et al.
+2021, Eq. 6) is dx = [f(t) x - g(t)^2 score(x, t)] dt + g(t) dW_bar, run from t = 1 down to 0.
+score(x, t) is computed from the denoiser by Tweedie's formula (targets.score_from_x0).
+"""
+
+import torch
+
+from .. import schedules, targets
+from ..sde import SDE, append_dims, as_time, noise_like
+
+
+def euler_maruyama(drift, diffusion, x, ts, generator=None, progress=False):
+    """Integrate dx = drift(x, t) dt + diffusion(t) dW along ts (increasing or decreasing).
+
+    x_next = x + drift(x, t) dt + diffusion(t) sqrt(|dt|) z,  z ~ N(0, I)  (Kloeden & Platen 1992).
+    drift(x, t) takes t as a (B,) tensor; diffusion(t) returns a (B,) tensor.
+    """
+    ts = torch.as_tensor(ts)
+    schedules.check_times(ts, decreasing=bool(ts[0] > ts[-1]))
+    for t, t_next in schedules.pairs(ts, progress, desc="Euler-Maruyama"):
+        t_vec = as_time(t, x)
+        z = noise_like(x, generator)
+        g = append_dims(diffusion(t_vec), x.ndim)
+        x = x + drift(x, t_vec) * (t_next - t) + g * abs(t_next - t) ** 0.5 * z
+    return x
+
+
+def score_fn(denoiser, sde: SDE):
+    """score(x, t) = (alpha x0_hat - x) / sigma^2 from a denoiser (Tweedie's formula)."""
+
+    def score(x, t):
+        alpha, sigma = targets.coefficients(sde, t, x)
+        return targets.score_from_x0(x, targets.denoise(denoiser, x, t), alpha, sigma)
+
+    return score
+
+
+def check_sde_grid(sde: SDE, ts: torch.Tensor):
+    """The reverse SDE needs finite f(t) and g(t)^2 at every time it steps from."""
+    coefs = torch.stack([sde.f(ts[:-1].double()), sde.g2(ts[:-1].double())])
+    if not torch.isfinite(coefs).all():
+        raise ValueError(
+            f"ts: {sde} has an infinite drift or diffusion at t={ts[0].item():.4g}; "
+            "start the grid below that time (e.g. t_max=0.999)"
+        )
+
+
+@torch.no_grad()
+def reverse_sde(denoiser, sde: SDE, x, ts, generator=None, progress=False):
+    """Sample by Euler-Maruyama on the reverse-time SDE (Song et al. 2021, Eq. 6)."""
+    check_sde_grid(sde, schedules.check_times(ts))
+    score = score_fn(denoiser, sde)
+
+    def reverse_drift(x, t):
+        return sde.drift(x, t) - append_dims(sde.g2(t), x.ndim) * score(x, t)
+
+    return euler_maruyama(reverse_drift, sde.diffusion, x, ts, generator, progress)
+
+
+def langevin(score, x, t, snr=0.16, generator=None):
+    """One Langevin corrector step at fixed t (Song et al. 2021, Alg. 5).
+
+    step = 2 (snr ||z|| / ||score||)^2 with norms averaged over the batch, as in the authors'
+    code (per-sample norms make the step explode where the score is near 0, e.g. in 2-D);
+    x <- x + step * score + sqrt(2 step) z.
+    """
+    grad = score(x, t)
+    z = noise_like(x, generator)
+    ratio = z.flatten(1).norm(dim=1).mean() / grad.flatten(1).norm(dim=1).mean().clamp(min=1e-12)
+    step = 2 * (snr * ratio) ** 2
+    return x + step * grad + (2 * step) ** 0.5 * z
+
+
+@torch.no_grad()
+def predictor_corrector(
+    denoiser, sde: SDE, x, ts, snr=0.16, corrector_steps=1, generator=None, progress=False
+):
+    """Reverse-SDE predictor + Langevin corrector (Song et al. 2021, Alg. 1 with Alg. 5)."""
+    if not snr > 0 or corrector_steps < 0:
+        raise ValueError(
+            f"predictor_corrector: expected snr > 0 and corrector_steps >= 0, got "
+            f"snr={snr}, corrector_steps={corrector_steps}"
+        )
+    ts = schedules.check_times(ts)
+    check_sde_grid(sde, ts)
+    score = score_fn(denoiser, sde)
+    for i, (_, t_next) in enumerate(schedules.pairs(ts, progress, desc="predictor-corrector")):
+        x = reverse_sde(denoiser, sde, x, ts[i : i + 2], generator)
+        for _ in range(corrector_steps if t_next > 0 else 0):  # no score at t = 0
+            x = langevin(score, x, as_time(t_next, x), snr, generator)
+    return x

@@ -1,0 +1,131 @@
+"""What a network predicts, and the denoiser every sampler calls: denoiser(x, t) -> x0_hat.
+
+Notation (x_t = alpha x0 + sigma eps, Kingma et al. 2021; Salimans & Ho 2022):
+    x0 -> x_0,  eps -> epsilon,  v = alpha eps - sigma x0,  score = grad log p_t = -eps / sigma,
+    snr = alpha^2 / sigma^2.  EDM (Karras et al. 2022) works with x / alpha and sigma / alpha.
+Notable choices: the network's parameterisation (eps, x0 or v) is a property of the Denoiser
+wrapper, never of a sampler; samplers only see x0_hat (k-diffusion's contract).
+"""
+
+import torch
+from torch import nn
+
+from .sde import SDE, append_dims, as_time
+
+PREDICTIONS = ("eps", "x0", "v")
+
+
+def eps_from_x0(xt, x0, alpha, sigma):
+    return (xt - alpha * x0) / sigma
+
+
+def x0_from_eps(xt, eps, alpha, sigma):
+    return (xt - sigma * eps) / alpha
+
+
+def v_from_x0_eps(x0, eps, alpha, sigma):
+    """v = alpha eps - sigma x0 (Salimans & Ho 2022, Sec. 4)."""
+    return alpha * eps - sigma * x0
+
+
+def x0_from_v(xt, v, alpha, sigma):
+    """Inverts v: alpha xt - sigma v = (alpha^2 + sigma^2) x0, finite even where alpha = 0."""
+    return (alpha * xt - sigma * v) / (alpha**2 + sigma**2)
+
+
+def score_from_x0(xt, x0, alpha, sigma):
+    """Tweedie: grad log p_t(xt) = (alpha E[x0 | xt] - xt) / sigma^2 (Efron 2011)."""
+    return (alpha * x0 - xt) / sigma**2
+
+
+def x0_from_score(xt, score, alpha, sigma):
+    return (xt + sigma**2 * score) / alpha
+
+
+def check_prediction(prediction: str) -> str:
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"prediction: expected one of {PREDICTIONS}, got {prediction!r}")
+    return prediction
+
+
+def target(prediction: str, x0, eps, alpha, sigma):
+    """The regression target of a network that predicts `prediction`."""
+    if check_prediction(prediction) == "eps":
+        return eps
+    return x0 if prediction == "x0" else v_from_x0_eps(x0, eps, alpha, sigma)
+
+
+def to_x0(prediction: str, xt, out, alpha, sigma):
+    """x0_hat from a network output `out` that predicts `prediction`."""
+    if check_prediction(prediction) == "eps":
+        return x0_from_eps(xt, out, alpha, sigma)
+    return out if prediction == "x0" else x0_from_v(xt, out, alpha, sigma)
+
+
+def coefficients(sde: SDE, t, x: torch.Tensor):
+    """alpha(t), sigma(t) as tensors broadcastable against x."""
+    t = append_dims(as_time(t, x), x.ndim)
+    return sde.alpha(t), sde.sigma(t)
+
+
+def denoise(denoiser, x: torch.Tensor, t, *cond) -> torch.Tensor:
+    """Call denoiser(x, t) and check the contract: same shape as x, all values finite."""
+    t = as_time(t, x)
+    x0_hat = denoiser(x, t, *cond)
+    if x0_hat.shape != x.shape:
+        raise ValueError(
+            f"denoiser: returned shape {tuple(x0_hat.shape)}, expected {tuple(x.shape)}"
+        )
+    if not torch.isfinite(x0_hat).all():
+        raise FloatingPointError(f"denoiser: returned NaN/inf at t={t.max().item():.4g}")
+    return x0_hat
+
+
+class Denoiser(nn.Module):
+    """Wraps net(x, t, *cond) that predicts eps, x0 or v into denoiser(x, t, *cond) -> x0_hat."""
+
+    def __init__(self, net: nn.Module, sde: SDE, prediction: str = "eps"):
+        super().__init__()
+        self.net, self.sde, self.prediction = net, sde, check_prediction(prediction)
+        net_config = getattr(net, "config", {})
+        self.config = dict(
+            net=type(net).__name__, **net_config, prediction=prediction, sde=repr(sde)
+        )
+
+    def forward(self, x, t, *cond):
+        alpha, sigma = coefficients(self.sde, t, x)
+        return to_x0(self.prediction, x, self.net(x, as_time(t, x), *cond), alpha, sigma)
+
+
+class EDMDenoiser(nn.Module):
+    """EDM preconditioning (Karras et al. 2022, Table 1) on any process, in x/alpha coordinates.
+
+    D(x, t) = c_skip x~ + c_out F(c_in x~, c_noise) with x~ = x / alpha, s = sigma / alpha,
+    c_skip = sd^2/(s^2+sd^2), c_out = s sd/sqrt(s^2+sd^2), c_in = 1/sqrt(s^2+sd^2),
+    c_noise = ln(s)/4.
+    """
+
+    def __init__(self, net: nn.Module, sde: SDE, sigma_data: float = 0.5):
+        super().__init__()
+        if not sigma_data > 0:
+            raise ValueError(f"sigma_data: expected a positive float, got {sigma_data}")
+        self.net, self.sde, self.sigma_data = net, sde, sigma_data
+        net_config = getattr(net, "config", {})
+        self.config = dict(
+            net=type(net).__name__, **net_config, edm_sigma_data=sigma_data, sde=repr(sde)
+        )
+
+    def forward(self, x, t, *cond):
+        alpha, sigma = coefficients(self.sde, t, x)
+        s, sd = sigma / alpha, self.sigma_data
+        c_skip = sd**2 / (s**2 + sd**2)
+        c_out = s * sd / (s**2 + sd**2).sqrt()
+        c_in = 1 / (s**2 + sd**2).sqrt()
+        c_noise = s.flatten(1)[:, 0].log() / 4
+        x_tilde = x / alpha
+        return c_skip * x_tilde + c_out * self.net(c_in * x_tilde, c_noise, *cond)
+
+
+def edm_loss_weight(s: torch.Tensor, sigma_data: float = 0.5) -> torch.Tensor:
+    """lambda(s) = 1 / c_out^2 (Karras et al. 2022, Eq. 8 and Table 1), s = sigma / alpha."""
+    return (s**2 + sigma_data**2) / (s * sigma_data) ** 2

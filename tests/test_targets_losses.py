@@ -1,0 +1,137 @@
+"""Parameterisations, the denoiser contract, EDM preconditioning and the DSM losses."""
+
+from functools import partial
+
+import pytest
+import torch
+from gaussian_oracle import SIGMA, coefs, denoiser, sample_t
+
+from minidiff import losses, targets
+from minidiff import sde as processes
+
+g = torch.Generator().manual_seed(0)
+X0, EPS = (torch.randn(64, 2, generator=g, dtype=torch.float64) for _ in range(2))
+T = torch.rand(64, generator=g, dtype=torch.float64) * 0.98 + 0.01
+
+
+def test_conversions_round_trip():
+    alpha, sigma = targets.coefficients(processes.SubVP(), T, X0)
+    xt = alpha * X0 + sigma * EPS
+    torch.testing.assert_close(targets.eps_from_x0(xt, X0, alpha, sigma), EPS)
+    torch.testing.assert_close(targets.x0_from_eps(xt, EPS, alpha, sigma), X0)
+    v = targets.v_from_x0_eps(X0, EPS, alpha, sigma)
+    torch.testing.assert_close(targets.x0_from_v(xt, v, alpha, sigma), X0)
+    score = targets.score_from_x0(xt, X0, alpha, sigma)
+    torch.testing.assert_close(score, -EPS / sigma)
+    torch.testing.assert_close(targets.x0_from_score(xt, score, alpha, sigma), X0)
+
+
+@pytest.mark.parametrize("prediction", targets.PREDICTIONS)
+def test_denoiser_inverts_each_parameterisation(prediction):
+    sde = processes.VP()
+    alpha, sigma = targets.coefficients(sde, T, X0)
+    exact = targets.target(prediction, X0, EPS, alpha, sigma)
+    D = targets.Denoiser(lambda x, t: exact, sde, prediction)
+    torch.testing.assert_close(D(sde.add_noise(X0, T, EPS), T), X0)
+
+
+@pytest.mark.parametrize(
+    "prediction, weighting",
+    [("eps", losses.snr_weight), ("v", losses.v_weight), ("x0", losses.x0_weight)],
+)
+@pytest.mark.parametrize("sde", [processes.VP(), processes.VE(), processes.Flow()], ids=repr)
+def test_native_loss_equals_weighted_x0_loss(prediction, weighting, sde):
+    """||net - target||^2 in eps/v/x0 units == w(t) ||x0_hat - x0||^2 (Kingma & Gao 2023)."""
+    W = torch.randn(2, 2, generator=g, dtype=torch.float64)
+
+    def net(x, t):
+        return x @ W + t[:, None]
+
+    native = losses.native_mse(net, sde, X0, T, EPS, prediction)
+    D = targets.Denoiser(net, sde, prediction)
+    torch.testing.assert_close(
+        losses.dsm(D, X0, sde=sde, weighting=weighting, t=T, eps=EPS), native
+    )
+
+
+def test_edm_denoiser_and_weight():
+    """D recovers x0 from the exact F-target; lambda = 1/c_out^2 makes the x0 loss the F loss."""
+    sde, sd = processes.VE(0.01, 10.0), 0.5
+    xt = sde.add_noise(X0, T, EPS)
+    s = sde.sigma(T)[:, None]
+    c_skip, c_out = sd**2 / (s**2 + sd**2), s * sd / (s**2 + sd**2).sqrt()
+    F_target = (X0 - c_skip * xt) / c_out
+    D = targets.EDMDenoiser(lambda x, c_noise: F_target, sde, sd)
+    torch.testing.assert_close(D(xt, T), X0)
+    W = torch.randn(2, 2, generator=g, dtype=torch.float64)
+    D = targets.EDMDenoiser(lambda x, c_noise: x @ W, sde, sd)
+    F_loss = ((xt / (s**2 + sd**2).sqrt() @ W - F_target) ** 2).mean()
+    loss = losses.dsm(
+        D, X0, sde=sde, weighting=partial(losses.edm_weight, sigma_data=sd), t=T, eps=EPS
+    )
+    torch.testing.assert_close(loss, F_loss)
+
+
+def test_dsm_with_exact_denoiser_equals_irreducible_loss():
+    """E||x0 - E[x0|x_t]||^2 = tr Cov[x0 | x_t] = tr(Sigma - alpha^2 Sigma C_t^-1 Sigma)."""
+    sde, t, n = processes.VP(), 0.4, 100_000
+    gen = torch.Generator().manual_seed(1)
+    x0 = sample_t(sde, 0.0, n, gen)
+    loss = losses.dsm(
+        denoiser(sde),
+        x0,
+        sde=sde,
+        weighting=losses.x0_weight,
+        t=torch.full((n,), t, dtype=torch.float64),
+        generator=gen,
+    )
+    alpha, sigma = coefs(sde, t)
+    C = alpha**2 * SIGMA + sigma**2 * torch.eye(2, dtype=torch.float64)
+    posterior = SIGMA - alpha**2 * SIGMA @ torch.linalg.solve(C, SIGMA)
+    assert abs(loss.item() - torch.trace(posterior).item() / 2) < 0.01 * loss.item()
+
+
+@pytest.mark.parametrize(
+    "weighting",
+    [
+        losses.snr_weight,
+        losses.v_weight,
+        losses.likelihood_weight,
+        losses.min_snr(5.0),
+        partial(losses.edm_weight, sigma_data=0.5),
+    ],
+)
+def test_dsm_gradcheck(weighting):
+    sde = processes.VP()
+
+    def loss_of(W):
+        D = targets.Denoiser(lambda x, t: torch.tanh(x @ W), sde, "eps")
+        return losses.dsm(D, X0[:8], sde=sde, weighting=weighting, t=T[:8], eps=EPS[:8])
+
+    W = torch.randn(2, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(loss_of, (W,))
+
+
+def test_min_snr_caps_weight():
+    sde = processes.VP()
+    w = losses.min_snr(5.0)(sde, T)
+    torch.testing.assert_close(
+        w, torch.minimum(losses.snr_weight(sde, T), torch.tensor(5.0).double())
+    )
+
+
+def test_denoise_contract_errors():
+    x, t = torch.zeros(3, 2), torch.full((3,), 0.5)
+    with pytest.raises(FloatingPointError, match="denoiser"):
+        targets.denoise(lambda x, t: x * float("nan"), x, t)
+    with pytest.raises(ValueError, match="denoiser: returned shape"):
+        targets.denoise(lambda x, t: x[:, :1], x, t)
+    with pytest.raises(ValueError, match="prediction"):
+        targets.Denoiser(torch.nn.Identity(), processes.VP(), "score")
+    with pytest.raises(ValueError, match="eps: expected shape"):
+        losses.dsm(
+            targets.Denoiser(lambda x, t: x, processes.VP()),
+            x,
+            sde=processes.VP(),
+            eps=torch.zeros(3, 3),
+        )
