@@ -59,8 +59,6 @@ def dsm(denoiser, x0, *cond, sde: SDE, weighting=snr_weight, t=None, eps=None, g
         t = schedules.sample_uniform(len(x0), generator=generator, device=x0.device, dtype=x0.dtype)
     if eps is None:
         eps = noise_like(x0, generator)
-    if eps.shape != x0.shape:
-        raise ValueError(f"eps: expected shape {tuple(x0.shape)} like x0, got {tuple(eps.shape)}")
     xt = sde.add_noise(x0, t, eps)
     err = ((denoiser(xt, t, *cond) - x0) ** 2).flatten(1).mean(1)
     return (weighting(sde, t) * err).mean()

@@ -29,6 +29,13 @@ def noise_like(x: torch.Tensor, generator: torch.Generator | None = None) -> tor
 
 def as_time(t, x: torch.Tensor) -> torch.Tensor:
     """t as a (B,) tensor on x's device and dtype; checks 0 <= t <= 1 (the process's domain)."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim < 1:
+        kind = (
+            f"{x.dtype} tensor of shape {tuple(x.shape)}"
+            if isinstance(x, torch.Tensor)
+            else type(x)
+        )
+        raise TypeError(f"x: expected a floating-point tensor (B, ...), got {kind}")
     t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
     if t.ndim == 0:
         t = t.expand(x.shape[0])
@@ -61,6 +68,11 @@ class SDE:
 
     def add_noise(self, x0: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
         """Sample the marginal q(x_t | x0) = N(alpha x0, sigma^2 I) with the given noise eps."""
+        if eps.shape != x0.shape or eps.dtype != x0.dtype:
+            raise ValueError(
+                f"eps: expected shape {tuple(x0.shape)} and dtype {x0.dtype} like x0, "
+                f"got {tuple(eps.shape)} and {eps.dtype}"
+            )
         t = append_dims(as_time(t, x0), x0.ndim)
         return self.alpha(t) * x0 + self.sigma(t) * eps
 

@@ -72,9 +72,10 @@ def denoise(denoiser, x: torch.Tensor, t, *cond) -> torch.Tensor:
     """Call denoiser(x, t) and check the contract: same shape as x, all values finite."""
     t = as_time(t, x)
     x0_hat = denoiser(x, t, *cond)
-    if x0_hat.shape != x.shape:
+    if x0_hat.shape != x.shape or x0_hat.dtype != x.dtype:
         raise ValueError(
-            f"denoiser: returned shape {tuple(x0_hat.shape)}, expected {tuple(x.shape)}"
+            f"denoiser: returned shape {tuple(x0_hat.shape)} and dtype {x0_hat.dtype}, "
+            f"expected {tuple(x.shape)} and {x.dtype} like x"
         )
     if not torch.isfinite(x0_hat).all():
         raise FloatingPointError(f"denoiser: returned NaN/inf at t={t.max().item():.4g}")

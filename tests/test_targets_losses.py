@@ -126,6 +126,12 @@ def test_denoise_contract_errors():
         targets.denoise(lambda x, t: x * float("nan"), x, t)
     with pytest.raises(ValueError, match="denoiser: returned shape"):
         targets.denoise(lambda x, t: x[:, :1], x, t)
+    with pytest.raises(ValueError, match="dtype torch.float64, expected"):
+        targets.denoise(lambda x, t: x.double(), x, t)
+    with pytest.raises(TypeError, match="x: expected a floating-point tensor"):
+        targets.denoise(lambda x, t: x, torch.zeros(3, 2, dtype=torch.long), t)
+    with pytest.raises(ValueError, match="eps: expected shape"):
+        processes.VP().add_noise(x, 0.5, torch.zeros(3, 2, dtype=torch.float64))
     with pytest.raises(ValueError, match="prediction"):
         targets.Denoiser(torch.nn.Identity(), processes.VP(), "score")
     with pytest.raises(ValueError, match="eps: expected shape"):

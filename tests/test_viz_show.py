@@ -1,0 +1,33 @@
+"""viz draws what it is given on an Axes; show returns the real source of library objects."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from minidiff import samplers, train, viz  # noqa: E402
+from minidiff.data import toy2d  # noqa: E402
+from minidiff.show import show  # noqa: E402
+
+
+def test_show_returns_the_source():
+    code = show(samplers.ddim, toy2d.GaussianMixture.score)
+    text = code.data
+    assert "def ddim(" in text and "def score(" in text and "eta" in text
+
+
+def test_viz_draws_on_the_axes_it_is_given():
+    fig, axes = plt.subplots(1, 4)
+    x = torch.randn(50, 2)
+    viz.scatter_2d(axes[0], x, title="samples")
+    assert len(axes[0].collections[0].get_offsets()) == 50 and axes[0].get_title() == "samples"
+    viz.density_2d(axes[1], toy2d.ring(dtype=torch.float64).log_prob, n=20)
+    image = axes[1].images[0].get_array()
+    assert image.shape == (20, 20) and image.max() > 0
+    viz.trajectories(axes[2], torch.randn(5, 10, 2), n=4)
+    assert len(axes[2].lines) == 4
+    history = train.History(steps=[1, 2, 3], loss=[3.0, 2.0, 1.0], val_steps=[3], val_loss=[1.5])
+    viz.loss_curve(axes[3], history)
+    assert len(axes[3].lines) == 2
+    plt.close(fig)
