@@ -7,7 +7,7 @@ import torch
 
 def scatter_2d(ax, x, title=None, lim=3.0, color="C0", size=2, alpha=0.5):
     """Scatter of 2-D samples with a fixed square window [-lim, lim]^2."""
-    x = torch.as_tensor(x).detach().cpu()
+    x = torch.as_tensor(x).detach().cpu().numpy()
     ax.scatter(x[:, 0], x[:, 1], s=size, alpha=alpha, color=color, linewidths=0)
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xticks=[], yticks=[])
     if title:
@@ -19,7 +19,7 @@ def density_2d(ax, log_prob, lim=3.0, n=150, title=None, cmap="viridis"):
     """Image of exp(log_prob) on an n x n grid; log_prob maps (m, 2) float64 points to (m,)."""
     u = torch.linspace(-lim, lim, n, dtype=torch.float64)
     grid = torch.stack(torch.meshgrid(u, u, indexing="xy"), -1).reshape(-1, 2)
-    p = log_prob(grid).exp().reshape(n, n).detach().cpu()
+    p = log_prob(grid).exp().reshape(n, n).detach().cpu().numpy()
     ax.imshow(p, origin="lower", extent=(-lim, lim, -lim, lim), cmap=cmap)
     ax.set(xticks=[], yticks=[], aspect="equal")
     if title:
@@ -29,7 +29,7 @@ def density_2d(ax, log_prob, lim=3.0, n=150, title=None, cmap="viridis"):
 
 def trajectories(ax, path, lim=3.0, n=30, color="k"):
     """Lines through a path of states (steps, B, 2): the first n samples' trajectories."""
-    path = torch.as_tensor(path).detach().cpu()[:, :n]
+    path = torch.as_tensor(path).detach().cpu()[:, :n].numpy()
     for i in range(path.shape[1]):
         ax.plot(path[:, i, 0], path[:, i, 1], color=color, lw=0.6, alpha=0.7)
     ax.scatter(path[-1, :, 0], path[-1, :, 1], s=6, color="C3", zorder=3)
