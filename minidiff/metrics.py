@@ -9,6 +9,8 @@ import torch
 
 
 def _check_pair(x: torch.Tensor, y: torch.Tensor):
+    if x.dtype != y.dtype:
+        raise ValueError(f"x, y: expected the same dtype, got {x.dtype} and {y.dtype}")
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         raise ValueError(
             f"x, y: expected (n, d) and (m, d) samples, got {tuple(x.shape)} and {tuple(y.shape)}"

@@ -56,6 +56,8 @@ def test_mode_coverage():
 def test_metric_inputs_validated():
     with pytest.raises(ValueError, match="x, y"):
         metrics.sliced_wasserstein(torch.zeros(5, 2), torch.zeros(5, 3))
+    with pytest.raises(ValueError, match="same dtype"):
+        metrics.mmd_rbf(torch.zeros(5, 2), torch.zeros(5, 2, dtype=torch.float64))
     with pytest.raises(ValueError, match="bandwidth"):
         metrics.mmd_rbf(torch.zeros(5, 2), torch.zeros(5, 2), bandwidth=0)
 
