@@ -74,8 +74,9 @@ def test_mlp_every_parameter_gets_a_gradient():
 
 
 def test_mlp_config_round_trip():
-    kwargs = dict(dim=3, hidden=24, depth=1, embed_dim=8, cond_classes=4)
+    kwargs = dict(dim=3, hidden=24, depth=1, embed_dim=8, cond_classes=4, time_scale=50.0)
     net = MLP(**kwargs)
+    assert net.time_embedder[0].scale == 50.0
     assert net.config == kwargs
     clone = MLP(**net.config)
     clone.load_state_dict(net.state_dict())
@@ -107,5 +108,7 @@ def test_mlp_rejects_bad_input():
         cond(x, t, torch.zeros(4))
     with pytest.raises(ValueError, match="hidden"):
         MLP(hidden=0)
+    with pytest.raises(ValueError, match="time_scale"):
+        MLP(time_scale=0)
     with pytest.raises(ValueError, match="cond_classes"):
         MLP(cond_classes=math.pi)

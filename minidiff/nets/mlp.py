@@ -17,10 +17,12 @@ class MLP(nn.Module):
     """net(x, t, y=None) -> (B, dim), for x (B, dim), t (B,) in [0, 1] and y int (B,) or None.
 
     h = W_in x; then `depth` times h = h + W_i silu(h + emb); out = W_out silu(h), where emb is the
-    time embedding plus, if cond_classes > 0, the class embedding.
+    time embedding plus, if cond_classes > 0, the class embedding. time_scale multiplies t before
+    the sinusoids: 1000 mimics DDPM's integer steps; a smaller one (e.g. 50) makes the network,
+    and so the learned probability-flow ODE, smoother in t (lesson 03).
     """
 
-    def __init__(self, dim=2, hidden=128, depth=3, embed_dim=64, cond_classes=0):
+    def __init__(self, dim=2, hidden=128, depth=3, embed_dim=64, cond_classes=0, time_scale=1000.0):
         super().__init__()
         self.config = dict(  # the constructor's kwargs, stored in checkpoints
             dim=dim, hidden=hidden, depth=depth, embed_dim=embed_dim, cond_classes=cond_classes
@@ -29,9 +31,16 @@ class MLP(nn.Module):
         for name, value in self.config.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < lows[name]:
                 raise ValueError(f"{name}: expected an int >= {lows[name]}, got {value!r}")
+        if (
+            isinstance(time_scale, bool)
+            or not isinstance(time_scale, (int, float))
+            or time_scale <= 0
+        ):
+            raise ValueError(f"time_scale: expected a positive float, got {time_scale!r}")
+        self.config["time_scale"] = float(time_scale)
         self.x_embedder = nn.Linear(dim, hidden)
         self.time_embedder = nn.Sequential(
-            SinusoidalEmbedding(embed_dim),
+            SinusoidalEmbedding(embed_dim, scale=time_scale),
             nn.Linear(embed_dim, hidden),
             nn.SiLU(),
             nn.Linear(hidden, hidden),
