@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # torch is pinned explicitly (a bare `torch` would pull the CUDA build); the pin comes from constraints.txt.
 TORCH_PIN := $(shell sed -n 's/^\(torch==[^ ;\#]*\).*/\1/p' constraints.txt)
-LINT_DIRS := $(wildcard minidiff tests benchmarks scripts)
+LINT_DIRS := $(wildcard minidiff tests benchmarks scripts datasets)
 LESSONS := $(sort $(wildcard lessons/*.ipynb))
 BENCHMARKS := $(sort $(wildcard benchmarks/*.py))
 TEST_ENV := OMP_NUM_THREADS=2 PYTHONHASHSEED=0
