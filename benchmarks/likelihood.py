@@ -5,6 +5,9 @@
    NLL of the mixture (Song et al. 2021, Sec. 4.3). The gap in nats estimates KL(p || p_model).
 2. At equal NFE, Heun's method solves the PF-ODE of the same trained model far more accurately
    than Euler's (Karras et al. 2022): Euler needs k times the NFE of Heun for the same error.
+   This needs a velocity that is smooth in t: the MLPs use time_scale=50 in their sinusoidal
+   time embedding. A contrast eps model, trained identically but with DDPM's time_scale=1000,
+   shows how a wiggly-in-t network takes away Heun's advantage.
 
 python benchmarks/likelihood.py [--fast]
 """
@@ -24,11 +27,15 @@ from minidiff.nets import mlp
 NAME = "likelihood"
 T0 = 1e-3  # likelihood is evaluated at t0 (the data time of the ODE), as in Song et al. 2021
 WEIGHTINGS = {"eps": losses.snr_weight, "x0": losses.x0_weight, "v": losses.v_weight}
+CONTRAST = "eps, time_scale 1000"  # key of the contrast model in `models`
+SOLVERS = (("euler", samplers.euler, 1), ("heun", samplers.heun, 2))  # (name, solver, NFE/step)
 CONFIG = {  # the lesson's Settings cell uses the same numbers
-    False: dict(steps=3000, hidden=128, depth=3, batch=512, lr=2e-3, ema=0.995, n_test=1000,
-                nll_steps=100, nfes=[4, 8, 16, 32, 64, 128, 256], n_ode=1000, ref_steps=1024),
-    True: dict(steps=200, hidden=64, depth=2, batch=256, lr=2e-3, ema=0.99, n_test=200,
-               nll_steps=20, nfes=[4, 8, 16, 32], n_ode=200, ref_steps=128),
+    False: dict(steps=3000, hidden=128, depth=3, batch=512, lr=2e-3, ema=0.995, time_scale=50.0,
+                contrast_time_scale=1000.0, n_test=1000, nll_steps=100,
+                nfes=[4, 8, 16, 32, 64, 128, 256], n_ode=1000, ref_steps=1024),
+    True: dict(steps=200, hidden=64, depth=2, batch=256, lr=2e-3, ema=0.99, time_scale=50.0,
+               contrast_time_scale=1000.0, n_test=200, nll_steps=20, nfes=[4, 8, 16, 32],
+               n_ode=200, ref_steps=128),
 }
 
 
@@ -45,10 +52,14 @@ def datasets(mixture, n_test: int, seed: int = 0):
     )
 
 
-def train_denoiser(prediction: str, sde, data, val, cfg, progress=False) -> train.History:
-    """One MLP trained by DSM with the weighting that makes it the native loss of `prediction`."""
+def train_denoiser(prediction: str, sde, data, val, cfg, progress=False,
+                   time_scale: float | None = None) -> train.History:
+    """One MLP trained by DSM with the weighting that makes it the native loss of `prediction`.
+
+    time_scale (default cfg["time_scale"]) multiplies t before the MLP's sinusoidal embedding."""
     torch.manual_seed(0)
-    net = mlp.MLP(hidden=cfg["hidden"], depth=cfg["depth"])
+    time_scale = cfg["time_scale"] if time_scale is None else time_scale
+    net = mlp.MLP(hidden=cfg["hidden"], depth=cfg["depth"], time_scale=time_scale)
     model = targets.Denoiser(net, sde, prediction)
     loss_fn = functools.partial(losses.dsm, sde=sde, weighting=WEIGHTINGS[prediction])
     return train.fit(model, loss_fn, data, steps=cfg["steps"], batch_size=cfg["batch"],
@@ -97,70 +108,101 @@ def solver_errors(model, sde, cfg, seed: int = 0):
     ref = samplers.pf_ode(model, sde, x1, sampling_grid(sde, cfg["ref_steps"]))
     rows = []
     for nfe in cfg["nfes"]:
-        for solver, steps in (("euler", nfe), ("heun", nfe // 2)):
-            x = samplers.pf_ode(model, sde, x1, sampling_grid(sde, steps),
-                                solver=getattr(samplers, solver))
-            rows.append(dict(solver=solver, nfe=nfe, ode_error=(x - ref).pow(2).sum(1).mean()
+        for name, solver, nfe_per_step in SOLVERS:
+            x = samplers.pf_ode(model, sde, x1, sampling_grid(sde, nfe // nfe_per_step),
+                                solver=solver)
+            rows.append(dict(solver=name, nfe=nfe, ode_error=(x - ref).pow(2).sum(1).mean()
                              .sqrt().item(), sw=None, x=x))
     return rows, ref
 
 
 def nfe_ratio(rows) -> list:
-    """For each Heun NFE: the NFE Euler needs for the same ODE error (log-log interpolation)."""
+    """For each Heun NFE: the NFE Euler needs for the same ODE error, as (nfe, ratio) pairs.
+
+    Log-log interpolation between Euler's measured points. A Heun error below Euler's smallest
+    is extrapolated along the straight log-log line through Euler's last two points (Euler is
+    cleanly first order there: its error halves per doubling of NFE). A Heun error above Euler's
+    largest is skipped."""
     eu = sorted((r["nfe"], r["ode_error"]) for r in rows if r["solver"] == "euler")
     log_n, log_e = np.log([n for n, _ in eu]), np.log([e for _, e in eu])
+    slope = (log_e[-1] - log_e[-2]) / (log_n[-1] - log_n[-2])  # about -1
     out = []
     for r in rows:
-        if r["solver"] == "heun" and log_e.min() <= math.log(r["ode_error"]) <= log_e.max():
-            n_euler = math.exp(np.interp(-math.log(r["ode_error"]), -log_e, log_n))
-            out.append((r["nfe"], n_euler / r["nfe"]))
+        if r["solver"] != "heun" or math.log(r["ode_error"]) > log_e.max():
+            continue
+        if math.log(r["ode_error"]) < log_e[-1]:
+            log_n_euler = log_n[-1] + (math.log(r["ode_error"]) - log_e[-1]) / slope
+        else:
+            log_n_euler = np.interp(-math.log(r["ode_error"]), -log_e, log_n)
+        out.append((r["nfe"], math.exp(log_n_euler) / r["nfe"]))
     return out
 
 
 def run(fast: bool, models: dict | None = None, progress: bool = False) -> dict:
-    """Train (unless `models` maps 'eps'/'x0'/'v' to trained denoisers), then measure."""
+    """Train what `models` lacks ('eps', 'x0', 'v' and CONTRAST -> trained denoiser), then measure.
+
+    NLL: every model. Solvers: the exact denoiser, the eps model and the CONTRAST eps model."""
     cfg, (sde, mixture) = CONFIG[fast], problem()
     data, val, test = datasets(mixture, cfg["n_test"])
-    if models is None:
-        models = {p: train_denoiser(p, sde, data, val, cfg, progress).ema.model for p in WEIGHTINGS}
+    models = dict(models or {})
+    for p in WEIGHTINGS:
+        if p not in models:
+            models[p] = train_denoiser(p, sde, data, val, cfg, progress).ema.model
+    if CONTRAST not in models:
+        models[CONTRAST] = train_denoiser("eps", sde, data, val, cfg, progress,
+                                          time_scale=cfg["contrast_time_scale"]).ema.model
     rows = nll_rows(models, sde, mixture, test, cfg)
-    ode_rows, _ = solver_errors(models["eps"], sde, cfg)
-    exact_rows, _ = solver_errors(mixture.denoiser(sde), sde, cfg)
+    solver_rows = {"trained": solver_errors(models["eps"], sde, cfg)[0],
+                   "scale1000": solver_errors(models[CONTRAST], sde, cfg)[0],
+                   "exact": solver_errors(mixture.denoiser(sde), sde, cfg)[0]}
     true_x = mixture.sample(cfg["n_ode"], generator=torch.Generator().manual_seed(7))
     g = torch.Generator().manual_seed(3)
-    for r in ode_rows:
-        r["sw"] = metrics.sliced_wasserstein(r.pop("x"), true_x, generator=g)
-    ratios, exact_ratios = nfe_ratio(ode_rows), nfe_ratio(exact_rows)
+    for r in solver_rows["trained"]:
+        r["sw"] = metrics.sliced_wasserstein(r["x"], true_x, generator=g)
+    for rows_ in solver_rows.values():
+        for r in rows_:
+            r.pop("x")
+    ratios = {k: nfe_ratio(v) for k, v in solver_rows.items()}
     table = [{"": r["model"], "NLL (nats)": r["nll_nats"], "± s.e.": r["se"],
               "bits/dim": r["bits_per_dim"], "gap (nats)": r["gap_nats"],
               "gap (%)": r["gap_pct"]} for r in rows]
     solver_table = []
     for nfe in cfg["nfes"]:
-        e, h, ee, he = (next(r for r in rows_ if r["nfe"] == nfe and r["solver"] == s)
-                        for rows_ in (ode_rows, exact_rows) for s in ("euler", "heun"))
+        e, h, e1k, h1k, ee, he = (next(r for r in rows_ if r["nfe"] == nfe and r["solver"] == s)
+                                  for rows_ in solver_rows.values() for s in ("euler", "heun"))
         solver_table.append({"NFE": nfe, "Euler err": e["ode_error"], "Heun err": h["ode_error"],
-                             "Euler SW": e["sw"], "Heun SW": h["sw"],
+                             "Euler err (ts 1000)": e1k["ode_error"],
+                             "Heun err (ts 1000)": h1k["ode_error"],
                              "Euler err (exact D)": ee["ode_error"],
-                             "Heun err (exact D)": he["ode_error"]})
-    trained = {r["model"].split(", ")[1]: r for r in rows if r["model"].startswith("trained")}
+                             "Heun err (exact D)": he["ode_error"],
+                             "Euler SW": e["sw"], "Heun SW": h["sw"]})
+    trained = {r["model"].split(", ", 1)[1]: r for r in rows if r["model"].startswith("trained")}
+
+    def median(pairs):
+        return float(np.median([k for _, k in pairs])) if pairs else None
+
+    def errors(rows_):
+        return {s: [r["ode_error"] for r in rows_ if r["solver"] == s] for s in ("euler", "heun")}
+
     figures = dict(
         nll_true=rows[0]["nll_nats"], nll_exact_denoiser_ode=rows[1]["nll_nats"],
         nll_model={k: r["nll_nats"] for k, r in trained.items()},
         nll_gap_nats={k: r["gap_nats"] for k, r in trained.items()},
         nll_gap_pct={k: r["gap_pct"] for k, r in trained.items()},
-        euler_over_heun_nfe={str(n): k for n, k in ratios},
-        euler_over_heun_nfe_median=float(np.median([k for _, k in ratios])) if ratios else None,
-        euler_over_heun_nfe_exact_denoiser={str(n): k for n, k in exact_ratios},
-        ode_error={s: [r["ode_error"] for r in ode_rows if r["solver"] == s]
-                   for s in ("euler", "heun")},
+        time_scale=cfg["time_scale"],
+        euler_over_heun_nfe={str(n): k for n, k in ratios["trained"]},
+        euler_over_heun_nfe_median=median(ratios["trained"]),
+        euler_over_heun_nfe_scale1000={str(n): k for n, k in ratios["scale1000"]},
+        euler_over_heun_nfe_scale1000_median=median(ratios["scale1000"]),
+        euler_over_heun_nfe_exact_denoiser={str(n): k for n, k in ratios["exact"]},
+        ode_error=errors(solver_rows["trained"]),
+        ode_error_scale1000=errors(solver_rows["scale1000"]),
+        ode_error_exact_denoiser=errors(solver_rows["exact"]),
         nfes=cfg["nfes"],
     )
-    for r in exact_rows:
-        r.pop("x")
-    figures["ode_error_exact_denoiser"] = {s: [r["ode_error"] for r in exact_rows if r["solver"] == s]
-                                           for s in ("euler", "heun")}
-    return dict(rows=table, solver_rows=solver_table, figures=figures, ode_rows=ode_rows,
-                exact_rows=exact_rows)
+    return dict(rows=table, solver_rows=solver_table, figures=figures,
+                ode_rows=solver_rows["trained"], scale1000_rows=solver_rows["scale1000"],
+                exact_rows=solver_rows["exact"])
 
 
 def main():
