@@ -14,7 +14,6 @@ dx = -theta x dt + s dW from x = 0 the variance error at T = 1 halves when the s
 Usage: python benchmarks/forward_sdes.py [--fast]
 """
 
-import argparse
 import math
 
 import numpy as np
@@ -139,17 +138,5 @@ def run(fast: bool = False) -> dict:
     return dict(rows=rows, weak_rows=weak, figures=figures)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="tiny sizes (CI)")
-    args = parser.parse_args()
-    torch.set_num_threads(1)  # elementwise work on small tensors: threads do not pay off
-    out = run(fast=args.fast)
-    print(report.markdown_table(out["rows"]))
-    print()
-    print(report.markdown_table(out["weak_rows"]))
-    print(report.json_line(NAME, out["figures"]))
-
-
 if __name__ == "__main__":
-    main()
+    report.benchmark_main(NAME, run, tables=("rows", "weak_rows"), threads=1)

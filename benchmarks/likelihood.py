@@ -12,7 +12,6 @@
 python benchmarks/likelihood.py [--fast]
 """
 
-import argparse
 import functools
 import math
 
@@ -205,16 +204,5 @@ def run(fast: bool, models: dict | None = None, progress: bool = False) -> dict:
                 exact_rows=solver_rows["exact"])
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--fast", action="store_true", help="tiny budget (CI)")
-    args = parser.parse_args()
-    out = run(args.fast)
-    print(report.markdown_table(out["solver_rows"]))
-    print()
-    print(report.markdown_table(out["rows"]))
-    print(report.json_line(NAME, out["figures"]))
-
-
 if __name__ == "__main__":
-    main()
+    report.benchmark_main(NAME, run, tables=("solver_rows", "rows"), threads=None)

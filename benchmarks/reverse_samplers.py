@@ -11,7 +11,6 @@ independent true samples of the same size), MMD, mode coverage/precision, and th
     python benchmarks/reverse_samplers.py [--fast]
 """
 
-import argparse
 
 import torch
 
@@ -134,14 +133,5 @@ def run(fast: bool = False) -> dict:
     return {"rows": rows, "figures": figures}
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="tiny sizes for CI")
-    torch.set_num_threads(1)  # (n, 2) tensors: threads only add overhead (and thrash under load)
-    result = run(fast=parser.parse_args().fast)
-    print(report.markdown_table(result["rows"]))
-    print(report.json_line(NAME, result["figures"]))
-
-
 if __name__ == "__main__":
-    main()
+    report.benchmark_main(NAME, run, tables=("rows",), threads=1)

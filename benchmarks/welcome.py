@@ -10,7 +10,6 @@ with DDIM and the probability-flow ODE (Heun), and measures on this machine:
 Usage: python benchmarks/welcome.py [--fast]
 """
 
-import argparse
 import functools
 import time
 
@@ -89,15 +88,5 @@ def run(fast: bool = False) -> dict:
     return dict(rows=rows, figures=figures)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="tiny sizes (CI)")
-    args = parser.parse_args()
-    torch.set_num_threads(1)  # a 64-wide MLP is too small for more threads to pay off
-    out = run(fast=args.fast)
-    print(report.markdown_table(out["rows"]))
-    print(report.json_line(NAME, out["figures"]))
-
-
 if __name__ == "__main__":
-    main()
+    report.benchmark_main(NAME, run, tables=("rows",), threads=1)

@@ -4,7 +4,10 @@ Every benchmark script prints `markdown_table(rows)` and, last, `json_line(name,
 lessons print the same table from the same function.
 """
 
+import argparse
 import json
+
+import torch
 
 
 def _cell(v, digits: int) -> str:
@@ -36,3 +39,20 @@ def json_line(name: str, figures: dict) -> str:
         return v
 
     return json.dumps({"benchmark": name, **rounded(figures)})
+
+
+def benchmark_main(name: str, run, tables=("rows",), threads: int | None = None, argv=None) -> dict:
+    """The command line of benchmarks/NAME.py: `[--fast]`; prints its tables, then the JSON line.
+
+    run(fast) returns a dict holding the `tables` (lists of row dicts) and `figures`.
+    """
+    parser = argparse.ArgumentParser(description=f"minidiff benchmark: {name}")
+    parser.add_argument("--fast", action="store_true", help="tiny sizes (what CI runs)")
+    args = parser.parse_args(argv)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    out = run(fast=args.fast)
+    for key in tables:
+        print(markdown_table(out[key]), end="\n\n")
+    print(json_line(name, out["figures"]))
+    return out

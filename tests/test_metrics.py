@@ -74,3 +74,14 @@ def test_report_table_and_json_line():
     assert "\n" not in line
     with pytest.raises(ValueError, match="rows"):
         report.markdown_table([])
+
+
+def test_benchmark_main_prints_tables_then_one_json_line(capsys):
+    def run(fast):
+        return dict(rows=[{"n": 1 if fast else 2}], more=[{"k": "v"}], figures={"fast": fast})
+
+    out = report.benchmark_main("demo", run, tables=("rows", "more"), argv=["--fast"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert out["figures"] == {"fast": True}
+    assert lines[0] == "| n |" and lines[2] == "| 1 |" and "| k |" in lines
+    assert json.loads(lines[-1]) == {"benchmark": "demo", "fast": True}
