@@ -127,3 +127,32 @@ def test_exact_score_reverse_sde_on_a_mixture_passes_two_sample_test():
     dirs = torch.stack([angles.cos(), angles.sin()], 1)
     pvalues = [stats.ks_2samp((x @ d).numpy(), (ref @ d).numpy()).pvalue for d in dirs]
     assert min(pvalues) > 1e-3 / 8, pvalues
+
+
+def test_cfg_with_tuple_conditions_and_none():
+    def D(x, t, y, scale):
+        assert scale is None
+        return x + y[:, None].to(x.dtype)
+
+    guided = samplers.cfg(D, 2.0, (torch.ones(3), None), (torch.zeros(3), None))
+    torch.testing.assert_close(
+        guided(torch.zeros(3, 2), torch.full((3,), 0.5)), torch.full((3, 2), 2.0)
+    )
+    with pytest.raises(ValueError, match="null_cond"):
+        samplers.cfg(D, 2.0, (torch.ones(3), None), torch.zeros(3))
+
+
+def test_static_and_dynamic_thresholding():
+    x0 = torch.stack(
+        [torch.linspace(-0.9, 0.9, 1000), torch.linspace(-3.0, 3.0, 1000)]
+    )  # (2, 1000)
+    t = torch.full((2,), 0.5)
+    static = samplers.static_threshold(lambda x, t: x0)(x0, t)
+    assert static.abs().max() == 1.0 and torch.equal(static[0], x0[0])
+    dynamic = samplers.dynamic_threshold(lambda x, t: x0, percentile=0.9)(x0, t)
+    torch.testing.assert_close(dynamic[0], x0[0])  # in range: s = 1, unchanged
+    s = torch.quantile(x0[1].abs(), 0.9)  # 2.7
+    torch.testing.assert_close(dynamic[1], x0[1].clamp(-s, s) / s)
+    assert dynamic[1].abs().max() == 1.0 and (dynamic[1].abs() == 1).float().mean() < 0.15
+    with pytest.raises(ValueError, match="percentile"):
+        samplers.dynamic_threshold(lambda x, t: x0, percentile=1.5)

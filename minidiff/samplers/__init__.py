@@ -3,11 +3,12 @@
 sde.py: Euler-Maruyama (any SDE, forward or reverse), reverse-SDE and predictor-corrector
 samplers (Song et al. 2021). ode.py: probability-flow ODE with Euler or Heun (Karras et al. 2022).
 discrete.py: DDPM ancestral (Ho et al. 2020) and DDIM (Song, Meng & Ermon 2021).
-guidance.py: classifier-free guidance (Ho & Salimans 2022) as a denoiser wrapper.
+guidance.py: classifier-free guidance (Ho & Salimans 2022) and static/dynamic thresholding
+(Saharia et al. 2022) as denoiser wrappers.
 """
 
 from .discrete import ddim, ddpm
-from .guidance import cfg
+from .guidance import cfg, dynamic_threshold, static_threshold
 from .ode import euler, heun, pf_ode, pf_ode_velocity
 from .sde import euler_maruyama, langevin, predictor_corrector, reverse_sde
 
@@ -15,6 +16,8 @@ __all__ = [
     "ddim",
     "ddpm",
     "cfg",
+    "dynamic_threshold",
+    "static_threshold",
     "euler",
     "heun",
     "pf_ode",
