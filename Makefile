@@ -17,7 +17,7 @@ NBCONVERT := $(VENV)/bin/jupyter nbconvert --to notebook --execute \
 	--ExecutePreprocessor.record_timing=False
 
 .NOTPARALLEL:
-.PHONY: setup lab test lint test-lib test-lessons course course-fast benchmarks clean
+.PHONY: setup lab test lint test-lib test-lessons course course-fast benchmarks zoo clean
 
 setup: $(STAMP)
 
@@ -88,6 +88,10 @@ benchmarks: setup
 	for f in $(BENCHMARKS); do \
 	  echo "== $$f"; TIMEFORMAT="[time] $$f: %1R s"; time $(PY) "$$f" || exit $$?; \
 	done
+
+# Train every zoo model missing from the cache ($$MINIDIFF_CACHE, default ~/.cache/minidiff).
+zoo: setup
+	@TIMEFORMAT='[time] zoo: %1R s'; time $(PY) -m minidiff.recipes
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .minidiff-cache build dist *.egg-info

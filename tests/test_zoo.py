@@ -1,0 +1,103 @@
+"""The zoo trains once, loads after, and retrains when the recipe or budget changes."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from minidiff import zoo
+from minidiff.nets.mlp import MLP
+
+CALLS = []
+
+
+def build():
+    torch.manual_seed(0)
+    return MLP(hidden=8, depth=1)
+
+
+def train(model, fast, progress):
+    CALLS.append(fast)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0 if fast else 2.0)
+    return model
+
+
+RECIPE = zoo.Recipe("tiny", build, train)
+
+
+@pytest.fixture(autouse=True)
+def clear_calls():
+    CALLS.clear()
+
+
+def weights(model):
+    return torch.cat([p.flatten() for p in model.parameters()])
+
+
+def test_trains_once_then_loads(tmp_path):
+    first = zoo.load(RECIPE, fast=True, root=tmp_path)
+    second = zoo.load(RECIPE, fast=True, root=tmp_path)
+    assert CALLS == [True]
+    torch.testing.assert_close(weights(first), weights(second), rtol=0, atol=0)
+    torch.testing.assert_close(weights(second), weights(build()) + 1.0)
+    assert not second.training and not any(p.requires_grad for p in second.parameters())
+
+
+def test_fast_and_full_are_cached_separately(tmp_path):
+    zoo.load(RECIPE, fast=True, root=tmp_path)
+    zoo.load(RECIPE, fast=False, root=tmp_path)
+    zoo.load(RECIPE, fast=False, root=tmp_path)
+    assert CALLS == [True, False]
+    assert (
+        zoo.path_of(RECIPE, True, tmp_path).exists()
+        and zoo.path_of(RECIPE, False, tmp_path).exists()
+    )
+
+
+def test_changed_recipe_is_retrained_not_reused(tmp_path, capsys):
+    zoo.load(RECIPE, fast=True, root=tmp_path)
+    zoo.load(dataclasses.replace(RECIPE, version=2), fast=True, root=tmp_path)
+    assert CALLS == [True, True]
+    assert "another version of its recipe" in capsys.readouterr().out
+
+    def other_train(model, fast, progress):
+        CALLS.append("other")
+        return model
+
+    zoo.load(dataclasses.replace(RECIPE, version=2, train=other_train), fast=True, root=tmp_path)
+    assert CALLS[-1] == "other"
+
+
+def test_corrupt_cache_is_retrained_with_a_warning(tmp_path):
+    zoo.load(RECIPE, fast=True, root=tmp_path)
+    zoo.path_of(RECIPE, True, tmp_path).write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning, match="cannot be loaded"):
+        model = zoo.load(RECIPE, fast=True, root=tmp_path)
+    assert CALLS == [True, True]
+    torch.testing.assert_close(weights(model), weights(build()) + 1.0)
+
+
+def test_cache_dir_and_fast_mode_follow_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIDIFF_CACHE", str(tmp_path))
+    monkeypatch.setenv("MINIDIFF_FAST", "1")
+    assert zoo.cache_dir() == tmp_path and zoo.fast_mode()
+    zoo.load(RECIPE)
+    assert zoo.path_of(RECIPE, True).parent == tmp_path and CALLS == [True]
+
+
+def test_load_rejects_a_non_recipe(tmp_path):
+    with pytest.raises(TypeError, match="recipe"):
+        zoo.load("tiny", root=tmp_path)
+
+
+def test_course_recipes_build_and_have_unique_names():
+    from minidiff import recipes
+
+    names = [r.name for r in recipes.ALL]
+    assert len(names) == len(set(names))
+    for recipe in recipes.ALL:
+        model = recipe.build()
+        assert isinstance(model, torch.nn.Module) and getattr(model, "config", None)
+        assert zoo.fingerprint(recipe, model, True) != zoo.fingerprint(recipe, model, False)
