@@ -25,8 +25,12 @@ from minidiff.data import toy2d
 
 NAME = "forward_sdes"
 PROCESSES = {"VP": sde.VP(), "VE": sde.VE(), "sub-VP": sde.SubVP(), "flow": sde.Flow()}
-TIMES = {"VP": (0.1, 0.5, 1.0), "VE": (0.1, 0.5, 1.0), "sub-VP": (0.1, 0.5, 1.0),
-         "flow": (0.1, 0.5, 0.9)}
+TIMES = {
+    "VP": (0.1, 0.5, 1.0),
+    "VE": (0.1, 0.5, 1.0),
+    "sub-VP": (0.1, 0.5, 1.0),
+    "flow": (0.1, 0.5, 0.9),
+}
 X0 = (1.0, -0.5)
 S_OU = math.sqrt(2.0)  # OU diffusion: stationary variance s^2 / (2 theta) = 1/4 at theta = 4
 
@@ -69,8 +73,17 @@ def fixed_start_rows(name, process, n, dt, seed):
         ks = stats.kstest(z, "norm")
         mean_err = ((xt.mean(0) - alpha * x0[0]) / sigma).abs().max().item()
         std_err = (xt.std(0) / sigma - 1).abs().max().item()
-        rows.append(dict(process=name, start="fixed x0", t=t, KS_D=float(ks.statistic),
-                         p_value=float(ks.pvalue), mean_err_sd=mean_err, rel_std_err=std_err))
+        rows.append(
+            dict(
+                process=name,
+                start="fixed x0",
+                t=t,
+                KS_D=float(ks.statistic),
+                p_value=float(ks.pvalue),
+                mean_err_sd=mean_err,
+                rel_std_err=std_err,
+            )
+        )
     return rows
 
 
@@ -84,10 +97,17 @@ def ring_rows(name, process, n, dt, seed):
         exact = ring.marginal(process, t)
         ks = stats.kstest(xt[:, 0].numpy(), mixture_cdf(exact))
         mean, std = mixture_moments(exact)
-        rows.append(dict(process=name, start="ring data", t=t, KS_D=float(ks.statistic),
-                         p_value=float(ks.pvalue),
-                         mean_err_sd=abs(xt[:, 0].mean().item() - mean) / std,
-                         rel_std_err=abs(xt[:, 0].std().item() / std - 1)))
+        rows.append(
+            dict(
+                process=name,
+                start="ring data",
+                t=t,
+                KS_D=float(ks.statistic),
+                p_value=float(ks.pvalue),
+                mean_err_sd=abs(xt[:, 0].mean().item() - mean) / std,
+                rel_std_err=abs(xt[:, 0].std().item() / std - 1),
+            )
+        )
     return rows
 
 
@@ -99,14 +119,23 @@ def ou_weak_error(steps_list, n, theta=4.0, s=S_OU, T=1.0, seed=0):
         g = torch.Generator().manual_seed(seed)
         ts = torch.linspace(0, T, steps + 1, dtype=torch.float64)
         x = torch.zeros(n, 1, dtype=torch.float64)
-        x = samplers.euler_maruyama(lambda x, t: -theta * x, lambda t: torch.full_like(t, s),
-                                    x, ts, g)
+        x = samplers.euler_maruyama(
+            lambda x, t: -theta * x, lambda t: torch.full_like(t, s), x, ts, g
+        )
         h, v = T / steps, 0.0
         for _ in range(steps):  # the variance EM produces, exactly: v <- (1 - theta h)^2 v + s^2 h
             v = (1 - theta * h) ** 2 * v + s**2 * h
-        rows.append(dict(steps=steps, h=h, var_simulated=x.var().item(), var_em_exact=v,
-                         var_exact=exact, err_simulated=abs(x.var().item() - exact),
-                         err_em_exact=abs(v - exact)))
+        rows.append(
+            dict(
+                steps=steps,
+                h=h,
+                var_simulated=x.var().item(),
+                var_em_exact=v,
+                var_exact=exact,
+                err_simulated=abs(x.var().item() - exact),
+                err_em_exact=abs(v - exact),
+            )
+        )
     return rows
 
 
@@ -123,10 +152,12 @@ def run(fast: bool = False) -> dict:
     for i, (name, process) in enumerate(PROCESSES.items()):
         rows += fixed_start_rows(name, process, n, dt, seed=i)
         rows += ring_rows(name, process, n, dt, seed=100 + i)
-    weak = ou_weak_error([8, 16, 32, 64] if fast else [8, 16, 32, 64, 128],
-                         n=100_000 if fast else 1_000_000)
+    weak = ou_weak_error(
+        [8, 16, 32, 64] if fast else [8, 16, 32, 64, 128], n=100_000 if fast else 1_000_000
+    )
     figures = dict(
-        n_paths=n, dt=dt,
+        n_paths=n,
+        dt=dt,
         max_KS_D=max(r["KS_D"] for r in rows),
         min_p_value=min(r["p_value"] for r in rows),
         tests_with_p_below_0_01=sum(r["p_value"] < 0.01 for r in rows),

@@ -29,12 +29,36 @@ WEIGHTINGS = {"eps": losses.snr_weight, "x0": losses.x0_weight, "v": losses.v_we
 CONTRAST = "eps, time_scale 1000"  # key of the contrast model in `models`
 SOLVERS = (("euler", samplers.euler, 1), ("heun", samplers.heun, 2))  # (name, solver, NFE/step)
 CONFIG = {  # the lesson's Settings cell uses the same numbers
-    False: dict(steps=3000, hidden=128, depth=3, batch=512, lr=2e-3, ema=0.995, time_scale=50.0,
-                contrast_time_scale=1000.0, n_test=1000, nll_steps=100,
-                nfes=[4, 8, 16, 32, 64, 128, 256], n_ode=1000, ref_steps=1024),
-    True: dict(steps=200, hidden=64, depth=2, batch=256, lr=2e-3, ema=0.99, time_scale=50.0,
-               contrast_time_scale=1000.0, n_test=200, nll_steps=20, nfes=[4, 8, 16, 32],
-               n_ode=200, ref_steps=128),
+    False: dict(
+        steps=3000,
+        hidden=128,
+        depth=3,
+        batch=512,
+        lr=2e-3,
+        ema=0.995,
+        time_scale=50.0,
+        contrast_time_scale=1000.0,
+        n_test=1000,
+        nll_steps=100,
+        nfes=[4, 8, 16, 32, 64, 128, 256],
+        n_ode=1000,
+        ref_steps=1024,
+    ),
+    True: dict(
+        steps=200,
+        hidden=64,
+        depth=2,
+        batch=256,
+        lr=2e-3,
+        ema=0.99,
+        time_scale=50.0,
+        contrast_time_scale=1000.0,
+        n_test=200,
+        nll_steps=20,
+        nfes=[4, 8, 16, 32],
+        n_ode=200,
+        ref_steps=128,
+    ),
 }
 
 
@@ -46,13 +70,16 @@ def problem():
 def datasets(mixture, n_test: int, seed: int = 0):
     """(train 50k, validation 2k, held-out test n_test) samples, from one seeded generator."""
     g = torch.Generator().manual_seed(seed)
-    return mixture.sample(50_000, generator=g), mixture.sample(2000, generator=g), mixture.sample(
-        n_test, generator=g
+    return (
+        mixture.sample(50_000, generator=g),
+        mixture.sample(2000, generator=g),
+        mixture.sample(n_test, generator=g),
     )
 
 
-def train_denoiser(prediction: str, sde, data, val, cfg, progress=False,
-                   time_scale: float | None = None) -> train.History:
+def train_denoiser(
+    prediction: str, sde, data, val, cfg, progress=False, time_scale: float | None = None
+) -> train.History:
     """One MLP trained by DSM with the weighting that makes it the native loss of `prediction`.
 
     time_scale (default cfg["time_scale"]) multiplies t before the MLP's sinusoidal embedding."""
@@ -61,9 +88,19 @@ def train_denoiser(prediction: str, sde, data, val, cfg, progress=False,
     net = mlp.MLP(hidden=cfg["hidden"], depth=cfg["depth"], time_scale=time_scale)
     model = targets.Denoiser(net, sde, prediction)
     loss_fn = functools.partial(losses.dsm, sde=sde, weighting=WEIGHTINGS[prediction])
-    return train.fit(model, loss_fn, data, steps=cfg["steps"], batch_size=cfg["batch"],
-                     lr=cfg["lr"], ema_decay=cfg["ema"], val_data=val, log_every=250,
-                     generator=torch.Generator().manual_seed(1), progress=progress)
+    return train.fit(
+        model,
+        loss_fn,
+        data,
+        steps=cfg["steps"],
+        batch_size=cfg["batch"],
+        lr=cfg["lr"],
+        ema_decay=cfg["ema"],
+        val_data=val,
+        log_every=250,
+        generator=torch.Generator().manual_seed(1),
+        progress=progress,
+    )
 
 
 def likelihood_grid(sde, n: int) -> torch.Tensor:
@@ -81,17 +118,35 @@ def nll_rows(models: dict, sde, mixture, x, cfg, seed: int = 0):
     ts = likelihood_grid(sde, cfg["nll_steps"])
     true = -mixture.log_prob_t(x, T0, sde)
     exact = -likelihood.log_likelihood(mixture.denoiser(sde), sde, x.double(), ts)
-    rows = [dict(model="true density p_t0", nll_nats=true.mean().item(), se=_se(true),
-                 gap_nats=0.0, gap_pct=0.0),
-            dict(model="exact denoiser + ODE", nll_nats=exact.mean().item(), se=_se(exact),
-                 gap_nats=(exact - true).mean().item(),
-                 gap_pct=100 * (exact - true).mean().item() / true.mean().item())]
+    rows = [
+        dict(
+            model="true density p_t0",
+            nll_nats=true.mean().item(),
+            se=_se(true),
+            gap_nats=0.0,
+            gap_pct=0.0,
+        ),
+        dict(
+            model="exact denoiser + ODE",
+            nll_nats=exact.mean().item(),
+            se=_se(exact),
+            gap_nats=(exact - true).mean().item(),
+            gap_pct=100 * (exact - true).mean().item() / true.mean().item(),
+        ),
+    ]
     for name, model in models.items():
         nll = -likelihood.log_likelihood(model, sde, x, ts).detach()
         gap = (nll - true).mean().item()  # paired: same points, so its error bar is small
-        rows.append(dict(model=f"trained, {name}", nll_nats=nll.mean().item(), se=_se(nll),
-                         gap_nats=gap, gap_pct=100 * gap / true.mean().item(),
-                         gap_se=_se(nll - true)))
+        rows.append(
+            dict(
+                model=f"trained, {name}",
+                nll_nats=nll.mean().item(),
+                se=_se(nll),
+                gap_nats=gap,
+                gap_pct=100 * gap / true.mean().item(),
+                gap_se=_se(nll - true),
+            )
+        )
     for r in rows:
         r["bits_per_dim"] = r["nll_nats"] / (2 * math.log(2))
     return rows
@@ -108,10 +163,18 @@ def solver_errors(model, sde, cfg, seed: int = 0):
     rows = []
     for nfe in cfg["nfes"]:
         for name, solver, nfe_per_step in SOLVERS:
-            x = samplers.pf_ode(model, sde, x1, sampling_grid(sde, nfe // nfe_per_step),
-                                solver=solver)
-            rows.append(dict(solver=name, nfe=nfe, ode_error=(x - ref).pow(2).sum(1).mean()
-                             .sqrt().item(), sw=None, x=x))
+            x = samplers.pf_ode(
+                model, sde, x1, sampling_grid(sde, nfe // nfe_per_step), solver=solver
+            )
+            rows.append(
+                dict(
+                    solver=name,
+                    nfe=nfe,
+                    ode_error=(x - ref).pow(2).sum(1).mean().sqrt().item(),
+                    sw=None,
+                    x=x,
+                )
+            )
     return rows, ref
 
 
@@ -148,12 +211,15 @@ def run(fast: bool, models: dict | None = None, progress: bool = False) -> dict:
         if p not in models:
             models[p] = train_denoiser(p, sde, data, val, cfg, progress).ema.model
     if CONTRAST not in models:
-        models[CONTRAST] = train_denoiser("eps", sde, data, val, cfg, progress,
-                                          time_scale=cfg["contrast_time_scale"]).ema.model
+        models[CONTRAST] = train_denoiser(
+            "eps", sde, data, val, cfg, progress, time_scale=cfg["contrast_time_scale"]
+        ).ema.model
     rows = nll_rows(models, sde, mixture, test, cfg)
-    solver_rows = {"trained": solver_errors(models["eps"], sde, cfg)[0],
-                   "scale1000": solver_errors(models[CONTRAST], sde, cfg)[0],
-                   "exact": solver_errors(mixture.denoiser(sde), sde, cfg)[0]}
+    solver_rows = {
+        "trained": solver_errors(models["eps"], sde, cfg)[0],
+        "scale1000": solver_errors(models[CONTRAST], sde, cfg)[0],
+        "exact": solver_errors(mixture.denoiser(sde), sde, cfg)[0],
+    }
     true_x = mixture.sample(cfg["n_ode"], generator=torch.Generator().manual_seed(7))
     g = torch.Generator().manual_seed(3)
     for r in solver_rows["trained"]:
@@ -162,19 +228,37 @@ def run(fast: bool, models: dict | None = None, progress: bool = False) -> dict:
         for r in rows_:
             r.pop("x")
     ratios = {k: nfe_ratio(v) for k, v in solver_rows.items()}
-    table = [{"": r["model"], "NLL (nats)": r["nll_nats"], "± s.e.": r["se"],
-              "bits/dim": r["bits_per_dim"], "gap (nats)": r["gap_nats"],
-              "gap (%)": r["gap_pct"]} for r in rows]
+    table = [
+        {
+            "": r["model"],
+            "NLL (nats)": r["nll_nats"],
+            "± s.e.": r["se"],
+            "bits/dim": r["bits_per_dim"],
+            "gap (nats)": r["gap_nats"],
+            "gap (%)": r["gap_pct"],
+        }
+        for r in rows
+    ]
     solver_table = []
     for nfe in cfg["nfes"]:
-        e, h, e1k, h1k, ee, he = (next(r for r in rows_ if r["nfe"] == nfe and r["solver"] == s)
-                                  for rows_ in solver_rows.values() for s in ("euler", "heun"))
-        solver_table.append({"NFE": nfe, "Euler err": e["ode_error"], "Heun err": h["ode_error"],
-                             "Euler err (ts 1000)": e1k["ode_error"],
-                             "Heun err (ts 1000)": h1k["ode_error"],
-                             "Euler err (exact D)": ee["ode_error"],
-                             "Heun err (exact D)": he["ode_error"],
-                             "Euler SW": e["sw"], "Heun SW": h["sw"]})
+        e, h, e1k, h1k, ee, he = (
+            next(r for r in rows_ if r["nfe"] == nfe and r["solver"] == s)
+            for rows_ in solver_rows.values()
+            for s in ("euler", "heun")
+        )
+        solver_table.append(
+            {
+                "NFE": nfe,
+                "Euler err": e["ode_error"],
+                "Heun err": h["ode_error"],
+                "Euler err (ts 1000)": e1k["ode_error"],
+                "Heun err (ts 1000)": h1k["ode_error"],
+                "Euler err (exact D)": ee["ode_error"],
+                "Heun err (exact D)": he["ode_error"],
+                "Euler SW": e["sw"],
+                "Heun SW": h["sw"],
+            }
+        )
     trained = {r["model"].split(", ", 1)[1]: r for r in rows if r["model"].startswith("trained")}
 
     def median(pairs):
@@ -184,7 +268,8 @@ def run(fast: bool, models: dict | None = None, progress: bool = False) -> dict:
         return {s: [r["ode_error"] for r in rows_ if r["solver"] == s] for s in ("euler", "heun")}
 
     figures = dict(
-        nll_true=rows[0]["nll_nats"], nll_exact_denoiser_ode=rows[1]["nll_nats"],
+        nll_true=rows[0]["nll_nats"],
+        nll_exact_denoiser_ode=rows[1]["nll_nats"],
         nll_model={k: r["nll_nats"] for k, r in trained.items()},
         nll_gap_nats={k: r["gap_nats"] for k, r in trained.items()},
         nll_gap_pct={k: r["gap_pct"] for k, r in trained.items()},
@@ -199,9 +284,14 @@ def run(fast: bool, models: dict | None = None, progress: bool = False) -> dict:
         ode_error_exact_denoiser=errors(solver_rows["exact"]),
         nfes=cfg["nfes"],
     )
-    return dict(rows=table, solver_rows=solver_table, figures=figures,
-                ode_rows=solver_rows["trained"], scale1000_rows=solver_rows["scale1000"],
-                exact_rows=solver_rows["exact"])
+    return dict(
+        rows=table,
+        solver_rows=solver_table,
+        figures=figures,
+        ode_rows=solver_rows["trained"],
+        scale1000_rows=solver_rows["scale1000"],
+        exact_rows=solver_rows["exact"],
+    )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ independent true samples of the same size), MMD, mode coverage/precision, and th
     python benchmarks/reverse_samplers.py [--fast]
 """
 
-
 import torch
 
 from minidiff import metrics, report, samplers, schedules

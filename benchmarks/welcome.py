@@ -25,10 +25,24 @@ NAME = "welcome"
 def settings(fast: bool) -> dict:
     """The lesson's settings (lesson 00 uses the same numbers)."""
     if fast:
-        return dict(n_data=2000, steps=300, batch_size=256, lr=2e-3, ema=0.99, n_samples=500,
-                    sample_steps=10)
-    return dict(n_data=20000, steps=4000, batch_size=256, lr=2e-3, ema=0.995, n_samples=2000,
-                sample_steps=25)
+        return dict(
+            n_data=2000,
+            steps=300,
+            batch_size=256,
+            lr=2e-3,
+            ema=0.99,
+            n_samples=500,
+            sample_steps=10,
+        )
+    return dict(
+        n_data=20000,
+        steps=4000,
+        batch_size=256,
+        lr=2e-3,
+        ema=0.995,
+        n_samples=2000,
+        sample_steps=25,
+    )
 
 
 def quality(x, ring, seed=0):
@@ -56,9 +70,16 @@ def run(fast: bool = False) -> dict:
     torch.manual_seed(0)
     denoiser = targets.Denoiser(mlp.MLP(hidden=64, depth=3), vp, "eps")
     t0 = time.perf_counter()
-    history = train.fit(denoiser, functools.partial(losses.dsm, sde=vp), data, steps=s["steps"],
-                        batch_size=s["batch_size"], lr=s["lr"], ema_decay=s["ema"],
-                        generator=torch.Generator().manual_seed(1))
+    history = train.fit(
+        denoiser,
+        functools.partial(losses.dsm, sde=vp),
+        data,
+        steps=s["steps"],
+        batch_size=s["batch_size"],
+        lr=s["lr"],
+        ema_decay=s["ema"],
+        generator=torch.Generator().manual_seed(1),
+    )
     train_s = time.perf_counter() - t0
     model, n = history.ema.model, s["sample_steps"]
     x1 = vp.prior_sample((s["n_samples"], 2), generator=torch.Generator().manual_seed(2))
@@ -76,14 +97,31 @@ def run(fast: bool = False) -> dict:
         x = sample()
         seconds = time.perf_counter() - t0
         sw, modes, precision = quality(x, ring)
-        rows.append(dict(sampler=name, NFE=nfe, train_s=train_s, sample_s=seconds, SW2=sw,
-                         SW2_true_vs_true=floor, modes=f"{modes}/8", precision=precision))
+        rows.append(
+            dict(
+                sampler=name,
+                NFE=nfe,
+                train_s=train_s,
+                sample_s=seconds,
+                SW2=sw,
+                SW2_true_vs_true=floor,
+                modes=f"{modes}/8",
+                precision=precision,
+            )
+        )
     first = rows[0]
     figures = dict(
-        fast=fast, threads=torch.get_num_threads(), train_steps=s["steps"], train_s=train_s,
-        ddim_sample_s=first["sample_s"], total_s=train_s + sum(r["sample_s"] for r in rows),
-        sw2_ddim=first["SW2"], sw2_pf_ode=rows[1]["SW2"], sw2_true_vs_true=floor,
-        modes_ddim=int(first["modes"][0]), final_loss=sum(history.loss[-100:]) / 100,
+        fast=fast,
+        threads=torch.get_num_threads(),
+        train_steps=s["steps"],
+        train_s=train_s,
+        ddim_sample_s=first["sample_s"],
+        total_s=train_s + sum(r["sample_s"] for r in rows),
+        sw2_ddim=first["SW2"],
+        sw2_pf_ode=rows[1]["SW2"],
+        sw2_true_vs_true=floor,
+        modes_ddim=int(first["modes"][0]),
+        final_loss=sum(history.loss[-100:]) / 100,
     )
     return dict(rows=rows, figures=figures)
 

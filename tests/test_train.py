@@ -13,15 +13,6 @@ from minidiff.nets.mlp import MLP
 VP = sde.VP()
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny nets: OpenMP sync costs more than a 2nd thread saves (far more on a busy CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def gen(seed=0):
     return torch.Generator().manual_seed(seed)
 

@@ -20,8 +20,10 @@ N = 20_000
 def datasets(generator):
     mixtures = {"ring": toy2d.ring(), "grid": toy2d.grid(), "correlated": toy2d.correlated()}
     samples = {name: gm.sample(N, generator=generator) for name, gm in mixtures.items()}
-    samples |= {f.__name__: f(N, generator=generator)
-                for f in (toy2d.moons, toy2d.swiss_roll, toy2d.checkerboard)}
+    samples |= {
+        f.__name__: f(N, generator=generator)
+        for f in (toy2d.moons, toy2d.swiss_roll, toy2d.checkerboard)
+    }
     return mixtures, samples
 
 
@@ -31,10 +33,15 @@ def main():
     for name, x in samples.items():
         gm = mixtures.get(name)
         entropy = -gm.log_prob(x.double()).mean().item() if gm else None
-        rows.append(dict(dataset=name, components=len(gm.weights) if gm else "-",
-                         mean=str([round(v, 2) for v in x.mean(0).tolist()]),
-                         std=str([round(v, 2) for v in x.std(0).tolist()]),
-                         entropy_nats=round(entropy, 3) if gm else "no closed form"))
+        rows.append(
+            dict(
+                dataset=name,
+                components=len(gm.weights) if gm else "-",
+                mean=str([round(v, 2) for v in x.mean(0).tolist()]),
+                std=str([round(v, 2) for v in x.std(0).tolist()]),
+                entropy_nats=round(entropy, 3) if gm else "no closed form",
+            )
+        )
     print(report.markdown_table(rows))
     fig, axes = plt.subplots(1, len(samples), figsize=(12, 2.1), dpi=80)
     for ax, (name, x) in zip(axes, samples.items()):

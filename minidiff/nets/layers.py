@@ -3,6 +3,8 @@
 SinusoidalEmbedding is the Transformer position encoding (Vaswani et al. 2017, Sec. 3.5) applied
 to the diffusion time, as in DDPM (Ho et al. 2020, App. B). Notable choice: t in [0, 1] is
 multiplied by `scale` (1000) first, so its frequencies match those of DDPM's integer steps.
+The UNet's convolutional pieces (DDPM, Ho et al. 2020; ADM, Dhariwal & Nichol 2021) follow:
+ResBlock, Downsample, Upsample, conv3x3 (optionally separable) and zero_init.
 """
 
 import math
@@ -34,3 +36,79 @@ class SinusoidalEmbedding(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, max_period={self.max_period}, scale={self.scale}"
+
+
+def group_norm(channels: int) -> nn.GroupNorm:
+    """GroupNorm with 32 groups as in DDPM/ADM, or gcd(32, channels) for the course's thin nets."""
+    return nn.GroupNorm(math.gcd(32, channels), channels)
+
+
+def zero_init(module: nn.Module) -> nn.Module:
+    """Zero the last layer of `module` (a layer or an nn.Sequential), so a residual branch starts
+    as the identity and an output layer starts at 0 (DDPM's and ADM's zero_module). Only the last
+    layer: zeroing both halves of a separable conv would leave both with zero gradient forever."""
+    last = module[-1] if isinstance(module, nn.Sequential) else module
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    return module
+
+
+def conv3x3(in_channels: int, out_channels: int, separable: bool = False) -> nn.Module:
+    """A 3x3 conv, or if `separable` a depthwise 3x3 conv then a pointwise 1x1 conv (MobileNets,
+    Howard et al. 2017): 9 C_in + C_in + C_in C_out + C_out parameters instead of
+    9 C_in C_out + C_out (MobileDiffusion, Zhao et al. 2023, uses them in its inner blocks)."""
+    if not separable:
+        return nn.Conv2d(in_channels, out_channels, 3, padding=1)
+    return nn.Sequential(
+        nn.Conv2d(in_channels, in_channels, 3, padding=1, groups=in_channels),
+        nn.Conv2d(in_channels, out_channels, 1),
+    )
+
+
+class ResBlock(nn.Module):
+    """x (B, C_in, H, W), emb (B, time_dim) -> (B, C_out, H, W) (DDPM, Ho et al. 2020, App. B).
+
+    skip(x) + conv(drop(silu(norm(conv(silu(norm(x))) + W emb)))); the last conv starts at zero,
+    skip is a 1x1 conv when the channels change.
+    """
+
+    def __init__(self, in_channels, out_channels, time_dim, separable=False, dropout=0.0):
+        super().__init__()
+        self.in_layers = nn.Sequential(
+            group_norm(in_channels), nn.SiLU(), conv3x3(in_channels, out_channels, separable)
+        )
+        self.time_proj = nn.Sequential(nn.SiLU(), nn.Linear(time_dim, out_channels))
+        self.out_layers = nn.Sequential(
+            group_norm(out_channels),
+            nn.SiLU(),
+            nn.Dropout(dropout),
+            zero_init(conv3x3(out_channels, out_channels, separable)),
+        )
+        same = in_channels == out_channels
+        self.skip = nn.Identity() if same else nn.Conv2d(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        h = self.in_layers(x) + self.time_proj(emb)[:, :, None, None]  # (B, C_out, H, W)
+        return self.skip(x) + self.out_layers(h)
+
+
+class Downsample(nn.Module):
+    """(B, C, H, W) -> (B, C, H/2, W/2) by a stride-2 3x3 conv (ADM); extra arguments ignored."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
+
+    def forward(self, x: torch.Tensor, *unused) -> torch.Tensor:
+        return self.conv(x)
+
+
+class Upsample(nn.Module):
+    """(B, C, H, W) -> (B, C, 2H, 2W): nearest-neighbour upsampling then a 3x3 conv (DDPM)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(nn.functional.interpolate(x, scale_factor=2.0, mode="nearest"))

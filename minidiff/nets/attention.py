@@ -1,0 +1,151 @@
+"""Attention and transformer blocks for the UNet, with MobileDiffusion's design choices as options.
+
+Attention (Vaswani et al. 2017) with heads split by einops; cross-attention to text tokens as in
+Stable Diffusion / LDM (Rombach et al. 2022, Sec. 3.3). A Block spec holds the options that
+MobileDiffusion (Zhao et al. 2023, Sec. 3) varies: self+cross or cross-only blocks, shared key/value
+projection (W_K = W_V), GELU or Swish in the gated FFN, softmax or ReLU attention, FFN expansion.
+Notable choice: ffn_expansion is the gate's width / C, so Stable Diffusion's GEGLU, which
+MobileDiffusion counts as 8 (the doubled input projection), is 4 here, and its 6 is 3.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import nn
+
+from minidiff.nets.layers import group_norm, zero_init
+
+KINDS, ACTIVATIONS, KERNELS = ("cross", "self+cross"), ("gelu", "swish"), ("softmax", "relu")
+
+
+@dataclass(frozen=True)
+class Block:
+    """The transformer options of one UNet stage (`depth` blocks after each ResBlock there).
+
+    kind: "self+cross" (self-attention, cross-attention, FFN; without context: no cross-attention)
+    or "cross" (cross-attention and FFN only: MobileDiffusion's high-resolution blocks).
+    """
+
+    kind: str = "self+cross"
+    depth: int = 1
+    num_heads: int = 4
+    ffn_expansion: int = 4
+    shared_kv: bool = False
+    activation: str = "gelu"  # in the gated FFN: "gelu" (GEGLU) or "swish" (SwiGLU)
+    kernel: str = "softmax"  # attention weights: "softmax" or "relu"
+
+    def __post_init__(self):
+        for name, options in [("kind", KINDS), ("activation", ACTIVATIONS), ("kernel", KERNELS)]:
+            if getattr(self, name) not in options:
+                raise ValueError(f"{name}: expected one of {options}, got {getattr(self, name)!r}")
+        for name in ("depth", "num_heads", "ffn_expansion"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
+        if not isinstance(self.shared_kv, bool):
+            raise ValueError(f"shared_kv: expected a bool, got {self.shared_kv!r}")
+
+
+def relu_attention(q, k, v, mask=None):
+    """relu(q k^T / sqrt(d)) v / L, L = number of (unmasked) keys (Wortsman et al. 2023)."""
+    weights = torch.relu(q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5)  # (B, heads, L, M)
+    if mask is None:
+        return weights @ v / k.shape[-2]
+    weights = weights * mask
+    return weights @ v / mask.sum(-1, keepdim=True).clamp(min=1)
+
+
+class Attention(nn.Module):
+    """x (B, L, C) attends to context (B, M, context_dim), or to itself if context_dim is None.
+
+    mask (B, M) bool, True = a real token: padded tokens get zero weight; a sample with no real
+    token gets 0 (no cross-attention). shared_kv: K = V = context W_K (MobileDiffusion).
+    """
+
+    def __init__(self, dim, context_dim=None, num_heads=4, shared_kv=False, kernel="softmax"):
+        super().__init__()
+        kv_dim = dim if context_dim is None else context_dim
+        self.num_heads, self.kernel = num_heads, kernel
+        self.to_q = nn.Linear(dim, dim, bias=False)
+        self.to_k = nn.Linear(kv_dim, dim, bias=False)
+        self.to_v = None if shared_kv else nn.Linear(kv_dim, dim, bias=False)
+        self.to_out = nn.Linear(dim, dim)
+
+    def forward(self, x, context=None, mask=None):
+        context = x if context is None else context
+        split = "b l (heads d) -> b heads l d"
+        q = rearrange(self.to_q(x), split, heads=self.num_heads)  # (B, heads, L, d)
+        k = rearrange(self.to_k(context), split, heads=self.num_heads)  # (B, heads, M, d)
+        v = k if self.to_v is None else rearrange(self.to_v(context), split, heads=self.num_heads)
+        has_token = None
+        if mask is not None:
+            has_token = mask.any(1)  # (B,)
+            mask = (mask | ~has_token[:, None])[:, None, None, :]  # (B, 1, 1, M); no all-masked row
+        if self.kernel == "relu":
+            out = relu_attention(q, k, v, mask)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        out = self.to_out(rearrange(out, "b heads l d -> b l (heads d)"))  # (B, L, C)
+        return out if has_token is None else out * has_token[:, None, None]
+
+
+class FeedForward(nn.Module):
+    """Gated-linear FFN (Shazeer 2020): W_out (act(x W_gate) * x W_in), act GELU or Swish."""
+
+    def __init__(self, dim: int, expansion: int = 4, activation: str = "gelu"):
+        super().__init__()
+        self.proj_in = nn.Linear(dim, 2 * expansion * dim)
+        self.activation = F.gelu if activation == "gelu" else F.silu
+        self.proj_out = nn.Linear(expansion * dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, gate = self.proj_in(x).chunk(2, dim=-1)  # (B, L, expansion C) each
+        return self.proj_out(h * self.activation(gate))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm block on tokens x (B, L, C): x += SelfAttn(LN x) (kind "self+cross" only);
+    x += CrossAttn(LN x, context) (if context_dim and a context is given); x += FFN(LN x)."""
+
+    def __init__(self, dim: int, context_dim: int | None, block: Block):
+        super().__init__()
+        heads, kv, kernel = block.num_heads, block.shared_kv, block.kernel
+        self.self_attention = self.cross_attention = None
+        if block.kind == "self+cross":
+            self.norm1 = nn.LayerNorm(dim)
+            self.self_attention = Attention(dim, None, heads, kv, kernel)
+        if context_dim is not None:
+            self.norm2 = nn.LayerNorm(dim)
+            self.cross_attention = Attention(dim, context_dim, heads, kv, kernel)
+        self.norm3 = nn.LayerNorm(dim)
+        self.ffn = FeedForward(dim, block.ffn_expansion, block.activation)
+
+    def forward(self, x, context=None, mask=None):
+        if self.self_attention is not None:
+            x = x + self.self_attention(self.norm1(x))
+        if self.cross_attention is not None and context is not None:
+            x = x + self.cross_attention(self.norm2(x), context, mask)
+        return x + self.ffn(self.norm3(x))
+
+
+class SpatialTransformer(nn.Module):
+    """LDM's transformer on a feature map (B, C, H, W): GroupNorm, 1x1 conv, `depth` blocks on the
+    H W tokens, 1x1 conv started at zero, plus the input (Rombach et al. 2022, App. E)."""
+
+    def __init__(self, channels: int, context_dim: int | None, block: Block):
+        super().__init__()
+        self.norm, self.proj_in = group_norm(channels), nn.Conv2d(channels, channels, 1)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(channels, context_dim, block) for _ in range(block.depth)
+        )
+        self.proj_out = zero_init(nn.Conv2d(channels, channels, 1))
+
+    def forward(self, x, context=None, mask=None):
+        height = x.shape[2]
+        h = rearrange(self.proj_in(self.norm(x)), "b c h w -> b (h w) c")  # (B, HW, C)
+        for block in self.blocks:
+            h = block(h, context, mask)
+        h = rearrange(h, "b (h w) c -> b c h w", h=height)  # (B, C, H, W)
+        return x + self.proj_out(h)

@@ -1,0 +1,154 @@
+"""Text-only pre-training of a TextEncoder by masked-token prediction, so it can be used frozen.
+
+BERT's masked language model (Devlin et al. 2019, Sec. 3.1): hide ~15% of the words and predict
+them from both sides. Imagen (Saharia et al. 2022) keeps its text encoder frozen while the diffusion
+model trains; freeze() does that here. Notable choices: BERT's 80/10/10 corruption ([MASK] / random
+word / unchanged), since the frozen encoder later sees clean captions; [CLS] and [PAD] are never
+chosen and every caption gets at least one target; the output head is tied to the token embedding.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .encoder import TextEncoder
+from .tokenizer import CLS, MASK, SPECIAL_TOKENS
+
+IGNORE = -100  # F.cross_entropy's ignore_index: positions that are not targets
+
+
+class MaskedLM(nn.Module):
+    """mlm(ids, mask) -> (B, L, vocab_size) logits = encoder(ids, mask) E^T + b, with E the
+    encoder's token embedding (weights tied as in BERT) and b a learned per-token bias."""
+
+    def __init__(self, encoder: TextEncoder):
+        super().__init__()
+        if not isinstance(encoder, TextEncoder):
+            raise TypeError(f"encoder: expected a TextEncoder, got {type(encoder).__name__}")
+        self.encoder = encoder
+        self.bias = nn.Parameter(torch.zeros(encoder.config["vocab_size"]))
+
+    def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = self.encoder(ids, mask)  # (B, L, width)
+        return F.linear(h, self.encoder.token_embedder.weight, self.bias)  # (B, L, vocab_size)
+
+
+def mask_tokens(
+    ids, mask, vocab_size, mask_prob=0.15, random_prob=0.1, keep_prob=0.1, generator=None
+):
+    """(ids_in, targets): choose each real word with probability mask_prob (one at random where
+    none was chosen); chosen ones become [MASK], or w.p. random_prob a random word, or w.p.
+    keep_prob stay. targets holds the original id at chosen positions and IGNORE elsewhere."""
+    if not 0 < mask_prob < 1:
+        raise ValueError(f"mask_prob: expected a float in (0, 1), got {mask_prob!r}")
+    if not (0 <= random_prob and 0 <= keep_prob and random_prob + keep_prob <= 1):
+        raise ValueError(
+            f"random_prob, keep_prob: expected >= 0, sum <= 1, got {random_prob}, {keep_prob}"
+        )
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != ids.shape:
+        raise ValueError(
+            f"mask: expected a bool tensor of shape {tuple(ids.shape)}, got {mask!r:.60}"
+        )
+    candidate = mask & (ids != CLS)  # (B, L): real words
+    if not bool(candidate.any(dim=1).all()):
+        raise ValueError("ids: expected at least one word besides [CLS] in every caption")
+    u = torch.rand(ids.shape, generator=generator).to(ids.device)
+    chosen = candidate & (u < mask_prob)
+    # captions with nothing chosen: their candidate with the smallest u
+    forced = F.one_hot(torch.where(candidate, u, 2.0).argmin(dim=1), ids.shape[1]).bool()
+    chosen |= forced & ~chosen.any(dim=1, keepdim=True)
+    r = torch.rand(ids.shape, generator=generator).to(ids.device)
+    random_words = torch.randint(len(SPECIAL_TOKENS), vocab_size, ids.shape, generator=generator)
+    ids_in = torch.where(chosen & (r < 1 - random_prob - keep_prob), MASK, ids)
+    to_random = chosen & (r >= 1 - random_prob - keep_prob) & (r < 1 - keep_prob)
+    ids_in = torch.where(to_random, random_words.to(ids.device), ids_in)
+    return ids_in, torch.where(chosen, ids, IGNORE)
+
+
+def _check_data(model, ids, mask) -> None:
+    if not isinstance(model, MaskedLM):
+        raise TypeError(f"model: expected a MaskedLM(encoder), got {type(model).__name__}")
+    if not isinstance(ids, torch.Tensor) or ids.ndim != 2 or len(ids) == 0:
+        raise ValueError(f"ids: expected a (N, L) tensor with N > 0, got {ids!r:.60}")
+    if not isinstance(mask, torch.Tensor) or mask.shape != ids.shape or mask.dtype != torch.bool:
+        raise ValueError(
+            f"mask: expected a bool tensor of shape {tuple(ids.shape)}, got {mask!r:.60}"
+        )
+
+
+def _check_train_args(steps, batch_size, lr, generator) -> torch.Generator:
+    for name, value, low in [("steps", steps, 0), ("batch_size", batch_size, 1)]:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+        raise ValueError(f"lr: expected a positive float, got {lr!r}")
+    if generator is None:  # seeded from the global RNG, so torch.manual_seed makes runs repeatable
+        return torch.Generator().manual_seed(int(torch.randint(2**62, ())))
+    if not isinstance(generator, torch.Generator) or generator.device.type != "cpu":
+        raise ValueError(f"generator: expected a CPU torch.Generator, got {generator!r}")
+    return generator
+
+
+def mlm_loss(model: MaskedLM, ids, mask, mask_prob=0.15, generator=None) -> torch.Tensor:
+    """Cross-entropy of the original words at the chosen positions (Devlin et al. 2019, 3.1)."""
+    vocab_size = model.encoder.config["vocab_size"]
+    ids_in, targets = mask_tokens(ids, mask, vocab_size, mask_prob, generator=generator)
+    logits = model(ids_in, mask)  # (B, L, vocab_size)
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE)
+
+
+def pretrain_mlm(
+    model: MaskedLM,
+    ids,
+    mask,
+    steps,
+    batch_size=64,
+    lr=1e-3,
+    mask_prob=0.15,
+    generator=None,
+    progress=False,
+) -> list[float]:
+    """Train model = MaskedLM(encoder) by AdamW on random minibatches of the encoded captions
+    (ids, mask from Tokenizer.encode) for `steps` steps; returns the loss at each step."""
+    _check_data(model, ids, mask)
+    generator = _check_train_args(steps, batch_size, lr, generator)
+    device = next(model.parameters()).device
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    losses = []
+    model.train()
+    for step in tqdm(range(1, steps + 1), disable=not progress):
+        idx = torch.randint(len(ids), (batch_size,), generator=generator)
+        loss = mlm_loss(model, ids[idx].to(device), mask[idx].to(device), mask_prob, generator)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"pretrain_mlm: the loss is {loss.item()} at step {step}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+@torch.no_grad()
+def mlm_accuracy(model: MaskedLM, ids, mask, generator=None, mask_prob=0.15) -> float:
+    """Fraction of chosen words predicted exactly (argmax) when all chosen become [MASK]:
+    evaluate on held-out captions. Chance is about 1 / (number of words). generator=None uses a
+    fresh one seeded 0, so that evaluations of different models choose the same words."""
+    _check_data(model, ids, mask)
+    generator = torch.Generator().manual_seed(0) if generator is None else generator
+    device, was_training = next(model.parameters()).device, model.training
+    ids, mask = ids.to(device), mask.to(device)
+    vocab_size = model.encoder.config["vocab_size"]
+    ids_in, targets = mask_tokens(ids, mask, vocab_size, mask_prob, 0.0, 0.0, generator)
+    predicted = model.eval()(ids_in, mask).argmax(dim=-1)  # (B, L)
+    model.train(was_training)
+    chosen = targets != IGNORE
+    return (predicted[chosen] == targets[chosen]).float().mean().item()
+
+
+def freeze(encoder: nn.Module) -> nn.Module:
+    """encoder.requires_grad_(False).eval(), returned: a frozen encoder as in Imagen."""
+    if not isinstance(encoder, nn.Module):
+        raise TypeError(f"encoder: expected an nn.Module, got {type(encoder).__name__}")
+    return encoder.requires_grad_(False).eval()
