@@ -7,11 +7,13 @@ word / unchanged), since the frozen encoder later sees clean captions; [CLS] and
 chosen and every caption gets at least one target; the output head is tied to the token embedding.
 """
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
+from .. import train
 from .encoder import TextEncoder
 from .tokenizer import CLS, MASK, SPECIAL_TOKENS
 
@@ -77,19 +79,6 @@ def _check_data(model, ids, mask) -> None:
         )
 
 
-def _check_train_args(steps, batch_size, lr, generator) -> torch.Generator:
-    for name, value, low in [("steps", steps, 0), ("batch_size", batch_size, 1)]:
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
-        raise ValueError(f"lr: expected a positive float, got {lr!r}")
-    if generator is None:  # seeded from the global RNG, so torch.manual_seed makes runs repeatable
-        return torch.Generator().manual_seed(int(torch.randint(2**62, ())))
-    if not isinstance(generator, torch.Generator) or generator.device.type != "cpu":
-        raise ValueError(f"generator: expected a CPU torch.Generator, got {generator!r}")
-    return generator
-
-
 def mlm_loss(model: MaskedLM, ids, mask, mask_prob=0.15, generator=None) -> torch.Tensor:
     """Cross-entropy of the original words at the chosen positions (Devlin et al. 2019, 3.1)."""
     vocab_size = model.encoder.config["vocab_size"]
@@ -109,25 +98,24 @@ def pretrain_mlm(
     generator=None,
     progress=False,
 ) -> list[float]:
-    """Train model = MaskedLM(encoder) by AdamW on random minibatches of the encoded captions
-    (ids, mask from Tokenizer.encode) for `steps` steps; returns the loss at each step."""
+    """Train model = MaskedLM(encoder) with train.fit on the encoded captions (ids, mask from
+    Tokenizer.encode), loss mlm_loss, no EMA; returns the loss at each step."""
     _check_data(model, ids, mask)
-    generator = _check_train_args(steps, batch_size, lr, generator)
-    device = next(model.parameters()).device
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    losses = []
-    model.train()
-    for step in tqdm(range(1, steps + 1), disable=not progress):
-        idx = torch.randint(len(ids), (batch_size,), generator=generator)
-        loss = mlm_loss(model, ids[idx].to(device), mask[idx].to(device), mask_prob, generator)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"pretrain_mlm: the loss is {loss.item()} at step {step}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
+    if not 0 < mask_prob < 1:
+        raise ValueError(f"mask_prob: expected a float in (0, 1), got {mask_prob!r}")
+    loss_fn = functools.partial(mlm_loss, mask_prob=mask_prob)
+    history = train.fit(
+        model,
+        loss_fn,
+        (ids, mask),
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        ema_decay=0.0,
+        generator=generator,
+        progress=progress,
+    )
+    return history.loss
 
 
 @torch.no_grad()
