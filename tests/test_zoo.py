@@ -101,3 +101,15 @@ def test_course_recipes_build_and_have_unique_names():
         model = recipe.build()
         assert isinstance(model, torch.nn.Module) and getattr(model, "config", None)
         assert zoo.fingerprint(recipe, model, True) != zoo.fingerprint(recipe, model, False)
+
+
+def test_recipe_builds_are_seeded_and_leave_the_global_rng_alone():
+    from minidiff import recipes
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    first = weights(recipes.build_ring_teacher())
+    after = torch.rand(3)
+    torch.testing.assert_close(after, expected)  # the caller's RNG stream is untouched
+    torch.testing.assert_close(first, weights(recipes.build_ring_teacher()), rtol=0, atol=0)
