@@ -1,7 +1,6 @@
 """The training loop, an EMA of the weights, and checkpoints that resume exactly.
 
-fit() is DDPM's plain loop (Ho et al. 2020, Alg. 1) with AdamW (Loshchilov & Hutter 2019) and an
-EMA of the weights (Polyak averaging, as in DDPM and EDM). Notable choices:
+fit() is DDPM's loop (Ho et al. 2020, Alg. 1) with AdamW and an EMA of the weights. Notable choices:
 * One CPU torch.Generator drives all randomness (minibatches, and loss_fn's noise) and is saved
   in checkpoints, so a stopped and resumed run equals an uninterrupted one bit for bit.
 * Weights go to safetensors with JSON metadata, optimizer and RNG state to `<path>.state.pt`;
@@ -18,6 +17,8 @@ import safetensors.torch
 import torch
 from torch import nn
 from tqdm.auto import tqdm
+
+from .checks import check_int
 
 FORMAT = "minidiff-checkpoint-1"
 
@@ -68,10 +69,9 @@ def _as_tuple(data, name: str) -> tuple:
 
 
 def _check_fit_args(steps, batch_size, lr, log_every, generator) -> torch.Generator:
-    ints = {"steps": (steps, 0), "batch_size": (batch_size, 1), "log_every": (log_every, 1)}
-    for name, (value, low) in ints.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
+    check_int("steps", steps)
+    check_int("batch_size", batch_size, 1)
+    check_int("log_every", log_every, 1)
     if not isinstance(lr, (int, float)) or not lr > 0:
         raise ValueError(f"lr: expected a positive float, got {lr!r}")
     if generator is None:  # seeded from the global RNG, so torch.manual_seed makes runs repeatable

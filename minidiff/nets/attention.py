@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from minidiff.checks import check_int
 from minidiff.nets.layers import group_norm, zero_init
 
 KINDS, ACTIVATIONS, KERNELS = ("cross", "self+cross"), ("gelu", "swish"), ("softmax", "relu")
@@ -41,9 +42,7 @@ class Block:
             if getattr(self, name) not in options:
                 raise ValueError(f"{name}: expected one of {options}, got {getattr(self, name)!r}")
         for name in ("depth", "num_heads", "ffn_expansion"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
+            check_int(name, getattr(self, name), 1)
         if not isinstance(self.shared_kv, bool):
             raise ValueError(f"shared_kv: expected a bool, got {self.shared_kv!r}")
 

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from minidiff import fd, train
+from minidiff.checks import check_int
 
 
 def _block(channels_in: int, channels_out: int, stride: int) -> nn.Sequential:
@@ -36,9 +37,7 @@ class Classifier(nn.Module):
         super().__init__()
         self.config = dict(in_channels=in_channels, heads=heads, width=width, depth=depth)
         for name, low in [("in_channels", 1), ("width", 8), ("depth", 1)]:
-            value = self.config[name]
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
+            check_int(name, self.config[name], low)
         if (
             not isinstance(heads, dict)
             or not heads

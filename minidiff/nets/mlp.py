@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minidiff.checks import check_int
 from minidiff.nets.layers import SinusoidalEmbedding
 
 
@@ -29,8 +30,7 @@ class MLP(nn.Module):
         )
         lows = dict(dim=1, hidden=1, depth=0, embed_dim=2, cond_classes=0)
         for name, value in self.config.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < lows[name]:
-                raise ValueError(f"{name}: expected an int >= {lows[name]}, got {value!r}")
+            check_int(name, value, lows[name])
         if (
             isinstance(time_scale, bool)
             or not isinstance(time_scale, (int, float))

@@ -13,13 +13,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from minidiff.checks import check_int
 from minidiff.nets import layers
 from minidiff.nets.attention import Block, SpatialTransformer
-
-
-def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name}: expected an int >= {low}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -33,8 +29,8 @@ class Stage:
     attention: Block | None = None
 
     def __post_init__(self):
-        _check_int("channels", self.channels, 1)
-        _check_int("num_res_blocks", self.num_res_blocks, 1)
+        check_int("channels", self.channels, 1)
+        check_int("num_res_blocks", self.num_res_blocks, 1)
         if not isinstance(self.separable, bool):
             raise ValueError(f"separable: expected a bool, got {self.separable!r}")
         if self.attention is not None and not isinstance(self.attention, Block):
@@ -122,9 +118,9 @@ class UNet(nn.Module):
     def _check_config(self, stages):
         c = self.config
         for name in ("in_channels", "num_classes", "time_dim", "out_channels"):
-            _check_int(name, c[name], 0 if name == "num_classes" else 1)
+            check_int(name, c[name], 0 if name == "num_classes" else 1)
         if c["context_dim"] is not None:
-            _check_int("context_dim", c["context_dim"], 1)
+            check_int("context_dim", c["context_dim"], 1)
         if not 0 <= c["dropout"] < 1:
             raise ValueError(f"dropout: expected a float in [0, 1), got {c['dropout']!r}")
         for i, s in enumerate(stages):

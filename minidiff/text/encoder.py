@@ -12,6 +12,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from ..checks import check_int
+
 
 class TextBlock(nn.Module):
     """x + attn(LN(x)), then x + mlp(LN(x)): a pre-LN transformer block (Xiong et al. 2020)."""
@@ -46,8 +48,7 @@ class TextEncoder(nn.Module):
         )
         lows = dict(vocab_size=5, width=1, depth=0, heads=1, max_len=1)
         for name, value in self.config.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < lows[name]:
-                raise ValueError(f"{name}: expected an int >= {lows[name]}, got {value!r}")
+            check_int(name, value, lows[name])
         if width % heads:
             raise ValueError(f"heads: expected a divisor of width={width}, got {heads}")
         self.token_embedder = nn.Embedding(vocab_size, width)
