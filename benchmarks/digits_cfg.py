@@ -1,10 +1,11 @@
 """Lesson 04's measured claim on digits: classifier-free guidance makes samples show their class.
 
 A class-conditional UNet (zoo recipe digits_unet, trained with 10 % label dropout) is sampled
-with DDIM at a few NFE and CFG scales (Ho & Salimans 2022). The zoo's digits classifier judges
-each sample (% classified as the requested digit) and gives the features of FD-classifier,
-measured against the 300-image test split and reported next to the FD between 300 random train
-images and the test split (real vs real, equal n, since FD is biased by n).
+with DDIM at a few CFG scales (Ho & Salimans 2022), then at the chosen scale with DDPM, DDIM and
+Heun (EDM's sampler on the Karras grid) at a few NFE: the FD-vs-NFE table of lesson 04. The
+zoo's digits classifier judges each sample (% classified as the requested digit) and gives the
+features of FD, measured against the 300-image test split and reported next to the FD between 300
+random train images and the test split (real vs real, equal n, since FD is biased by n).
 
 python benchmarks/digits_cfg.py [--fast]
 """
@@ -19,17 +20,25 @@ from minidiff.nets import classifier
 
 NAME = "digits_cfg"
 CONFIG = {  # per_class 30 x 10 = 300 samples: the size of the test split
-    False: dict(per_class=30, nfes=[10, 25, 50], scales=[0.0, 1.0, 2.0, 3.0, 5.0], grid_nfe=25),
-    True: dict(per_class=3, nfes=[5, 10], scales=[1.0, 3.0], grid_nfe=5),
+    False: dict(per_class=30, nfes=[5, 10, 25, 50], scales=[0.0, 1.0, 2.0, 3.0, 5.0], grid_nfe=25),
+    True: dict(per_class=3, nfes=[5, 9], scales=[1.0, 3.0], grid_nfe=5),
+}
+SAMPLERS = {  # name -> (guided denoiser, sde, x, nfe, generator) -> x0; NFE = denoiser calls
+    "DDPM": lambda d, sde, x, nfe, g: samplers.ddpm(d, sde, x, schedules.uniform(nfe), g),
+    "DDIM": lambda d, sde, x, nfe, g: samplers.ddim(d, sde, x, schedules.uniform(nfe)),
+    "Heun": lambda d, sde, x, nfe, g: samplers.pf_ode(  # 2 calls a step, 1 on the last
+        d, sde, x, schedules.karras(sde, (nfe + 1) // 2), solver=samplers.heun
+    ),
 }
 
 
-def sample(denoiser, labels, scale: float, nfe: int, seed: int = 0) -> torch.Tensor:
-    """DDIM (eta = 0) with CFG at `scale`, `nfe` steps, one image per label; clipped to [-1, 1]."""
-    x = torch.randn(len(labels), 1, 16, 16, generator=torch.Generator().manual_seed(seed))
-    null = torch.full_like(labels, denoiser.net.config["num_classes"])
+def sample(denoiser, labels, scale: float, nfe: int, sampler="DDIM", seed=0) -> torch.Tensor:
+    """One image per label by SAMPLERS[sampler] with CFG at `scale`; clipped to [-1, 1]."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(len(labels), 1, 16, 16, generator=generator)
+    null = recipes.digits.null_label(denoiser).expand(len(labels))
     guided = samplers.cfg(denoiser, scale, labels, null)
-    return samplers.ddim(guided, denoiser.sde, x, schedules.uniform(nfe)).clamp(-1, 1)
+    return SAMPLERS[sampler](guided, denoiser.sde, x, nfe, generator).clamp(-1, 1)
 
 
 def judge(judge_net, images, labels, test_features) -> dict:
@@ -72,11 +81,11 @@ def run(fast: bool = False) -> dict:
         )
     best = max(rows, key=lambda r: (r["accuracy_pct"], -r["scale"]))
     nfe_rows = []
-    for nfe in cfg["nfes"]:
-        images = sample(denoiser, labels, best["scale"], nfe)
-        nfe_rows.append(
-            dict(scale=best["scale"], nfe=nfe, **judge(judge_net, images, labels, test_features))
-        )
+    for name in SAMPLERS:
+        for nfe in cfg["nfes"]:
+            images = sample(denoiser, labels, best["scale"], nfe, name)
+            scores = judge(judge_net, images, labels, test_features)
+            nfe_rows.append(dict(sampler=name, nfe=nfe, scale=best["scale"], **scores))
     fd_real = real_vs_real(judge_net, test_images, test_features)
     rows.append(dict(scale="real: train vs test", nfe="-", accuracy_pct="-", fd=fd_real))
     test_accuracy = classifier.accuracy(judge_net, test_images, {"digit": test_labels})["digit"]
@@ -86,8 +95,8 @@ def run(fast: bool = False) -> dict:
         accuracy_pct=best["accuracy_pct"],
         fd=best["fd"],
         fd_real_train_vs_test=fd_real,
-        fd_vs_nfe={str(r["nfe"]): r["fd"] for r in nfe_rows},
-        accuracy_pct_vs_nfe={str(r["nfe"]): r["accuracy_pct"] for r in nfe_rows},
+        fd_vs_nfe={f"{r['sampler']}@{r['nfe']}": r["fd"] for r in nfe_rows},
+        accuracy_pct_vs_nfe={f"{r['sampler']}@{r['nfe']}": r["accuracy_pct"] for r in nfe_rows},
         accuracy_pct_vs_scale={str(r["scale"]): r["accuracy_pct"] for r in rows[:-1]},
         classifier_test_accuracy_pct=100 * test_accuracy,
         samples=len(labels),

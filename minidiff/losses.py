@@ -64,6 +64,30 @@ def dsm(denoiser, x0, *cond, sde: SDE, weighting=snr_weight, t=None, eps=None, g
     return (weighting(sde, t) * err).mean()
 
 
+def drop_conditions(cond: tuple, null: tuple, p: float = 0.1, generator=None) -> tuple:
+    """Each example's conditions replaced by the null ones with probability p (Ho & Salimans
+    2022, Alg. 1), so that one network learns the conditional and the unconditional denoiser.
+    cond: tensors batched along dim 0 (labels; text ids and mask); null: one entry per cond,
+    broadcastable to it (the null label; the ids and mask of the empty caption)."""
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+        raise ValueError(f"p: expected a probability in [0, 1], got {p!r}")
+    if len(cond) != len(null):
+        raise ValueError(f"null: expected {len(cond)} entries like cond, got {len(null)}")
+    drop = torch.rand(len(cond[0]), generator=generator) < p  # on the CPU, like train.fit's
+    drop = drop.to(cond[0].device)
+    return tuple(
+        torch.where(append_dims(drop, c.ndim), n.to(c.device), c) for c, n in zip(cond, null)
+    )
+
+
+def cfg_dsm(
+    denoiser, x0, *cond, sde: SDE, null: tuple, p_uncond=0.1, weighting=v_weight, generator=None
+):
+    """dsm with classifier-free guidance's condition dropout: p_uncond of examples get `null`."""
+    cond = drop_conditions(cond, null, p_uncond, generator)
+    return dsm(denoiser, x0, *cond, sde=sde, weighting=weighting, generator=generator)
+
+
 def min_snr(gamma: float = 5.0):
     """min-SNR-gamma weighting as a weighting(sde, t) callable."""
     if not gamma > 0:

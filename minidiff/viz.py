@@ -45,3 +45,20 @@ def loss_curve(ax, history, log=True):
     ax.set(xlabel="step", ylabel="loss", yscale="log" if log else "linear")
     ax.legend(fontsize=8)
     return ax
+
+
+def image_grid(ax, images, nrow: int = 8, title=None, pad: int = 1):
+    """Images (N, C, H, W) in [-1, 1] (C = 1 or 3) tiled nrow per row, with `pad` white pixels
+    between them; values outside [-1, 1] are clipped for display only."""
+    images = torch.as_tensor(images).detach().float().cpu()
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"images: expected (N, 1 or 3, H, W), got shape {tuple(images.shape)}")
+    n, c, h, w = images.shape
+    cols, rows = min(nrow, n), -(-n // nrow)
+    canvas = torch.ones(c, rows * (h + pad) + pad, cols * (w + pad) + pad)
+    for i, image in enumerate((images.clamp(-1, 1) + 1) / 2):
+        top, left = pad + (i // nrow) * (h + pad), pad + (i % nrow) * (w + pad)
+        canvas[:, top : top + h, left : left + w] = image
+    ax.imshow(canvas.permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
+    ax.set(xticks=[], yticks=[], title=title)
+    return ax

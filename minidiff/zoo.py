@@ -8,6 +8,7 @@ recipe is retrained, never silently reused. Edits to library code a recipe calls
 bump the recipe's version. Cache: $MINIDIFF_CACHE, default ~/.cache/minidiff; nothing downloads.
 """
 
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import torch
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -35,6 +37,15 @@ class Recipe:
     build: Callable[[], nn.Module]
     train: Callable[[nn.Module, bool, bool], nn.Module]
     version: int = 1
+
+
+@contextlib.contextmanager
+def seeded_init(seed: int = 0):
+    """Seed the global RNG for a model's initialisation, then restore the caller's RNG state:
+    every build gives the same weights, and the library leaves no trace on the global seed."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def cache_dir() -> Path:

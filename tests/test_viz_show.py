@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from minidiff import samplers, train, viz  # noqa: E402
@@ -30,4 +31,19 @@ def test_viz_draws_on_the_axes_it_is_given():
     history = train.History(steps=[1, 2, 3], loss=[3.0, 2.0, 1.0], val_steps=[3], val_loss=[1.5])
     viz.loss_curve(axes[3], history)
     assert len(axes[3].lines) == 2
+    plt.close(fig)
+
+
+def test_image_grid_places_each_image_in_its_cell():
+    fig, ax = plt.subplots()
+    images = torch.linspace(-1, 1, 5).reshape(5, 1, 1, 1).expand(5, 3, 2, 3)  # flat colours
+    viz.image_grid(ax, images, nrow=3, pad=1)
+    canvas = ax.images[0].get_array()
+    assert canvas.shape == (2 * 3 + 1, 3 * 4 + 1, 3)  # 2 rows x 3 columns of 2x3 images
+    for i, value in enumerate(torch.linspace(0, 1, 5).tolist()):
+        top, left = 1 + (i // 3) * 3, 1 + (i % 3) * 4
+        assert abs(float(canvas[top : top + 2, left : left + 3].mean()) - value) < 1e-6
+    assert float(canvas[0].min()) == 1.0  # the padding is white
+    with pytest.raises(ValueError, match="images: expected"):
+        viz.image_grid(ax, torch.zeros(2, 2, 4, 4))
     plt.close(fig)

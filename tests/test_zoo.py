@@ -109,7 +109,7 @@ def test_recipe_builds_are_seeded_and_leave_the_global_rng_alone():
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    first = weights(recipes.build_ring_teacher())
+    first = weights(recipes.ring_teacher.build())
     after = torch.rand(3)
     torch.testing.assert_close(after, expected)  # the caller's RNG stream is untouched
-    torch.testing.assert_close(first, weights(recipes.build_ring_teacher()), rtol=0, atol=0)
+    torch.testing.assert_close(first, weights(recipes.ring_teacher.build()), rtol=0, atol=0)

@@ -28,7 +28,7 @@ class MaskedLM(nn.Module):
         super().__init__()
         if not isinstance(encoder, TextEncoder):
             raise TypeError(f"encoder: expected a TextEncoder, got {type(encoder).__name__}")
-        self.encoder = encoder
+        self.encoder, self.config = encoder, dict(encoder=encoder.config)  # for checkpoints
         self.bias = nn.Parameter(torch.zeros(encoder.config["vocab_size"]))
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,152 @@
+"""Lesson 05's measured claims on shapes: guidance buys alignment, dynamic thresholding keeps it
+at high guidance, and (Imagen) a larger text encoder buys more alignment than a larger UNet.
+
+Prompts are the captions of held-out images (seed SEEDS["test"]); samples come from DDIM with
+classifier-free guidance on the zoo's text-to-image models (recipes.shapes). The zoo's shapes
+classifier judges them: condition accuracy = % of samples whose predicted attributes all equal
+the caption's (single objects: shape and colour; two objects: both shapes, colours and the
+relation), and gives the features of FD against the real images of the same captions.
+Tables: guidance (accuracy and FD vs scale), thresholding (none / static / dynamic at high
+scales; Saharia et al. 2022, Sec. 2.3) and the Imagen grid (encoder size x UNet size, Sec. 4.4).
+
+python benchmarks/text_to_image.py [--fast]
+"""
+
+import torch
+
+from minidiff import fd, recipes, report, samplers, schedules, text, zoo
+from minidiff.data import shapes
+from minidiff.nets import classifier
+from minidiff.recipes import shapes as shape_recipes
+
+NAME = "text_to_image"
+MAIN = ("base", "large")  # the model of the guidance and thresholding tables
+CONFIG = {
+    False: dict(n=200, nfe=15, scales=[0, 1, 2, 3, 5, 8], high=[8, 16], grid_scale=3),
+    True: dict(n=16, nfe=4, scales=[0, 3], high=[8], grid_scale=3),
+}
+ATTRIBUTES = {1: ("shape", "colour"), 2: ("shape", "colour", "shape2", "colour2", "relation")}
+THRESHOLDS = {
+    "none": lambda d: d,
+    "static": samplers.static_threshold,
+    "dynamic": samplers.dynamic_threshold,  # percentile 0.995, as Imagen
+}
+
+
+def prompts(n: int, objects: int) -> shapes.Shapes:
+    """n held-out images with `objects` objects each: their captions are the prompts."""
+    data = shapes.generate(2 * n, shape_recipes.SIZE, seed=shape_recipes.SEEDS["test"])
+    keep = torch.nonzero(data.labels["count"] == objects - 1).squeeze(1)[:n]
+    return shapes.Shapes(
+        data.images[keep],
+        {k: v[keep] for k, v in data.labels.items()},
+        [data.captions[i] for i in keep.tolist()],
+    )
+
+
+def sample(denoiser, captions, scale: float, nfe: int, threshold="none", seed=0):
+    """DDIM (eta = 0) with CFG at `scale` and a THRESHOLDS wrapper on the guided x0_hat; the
+    final images before clipping (to measure how far they overshoot [-1, 1])."""
+    ids, mask = shape_recipes.encode(captions)
+    guided = samplers.cfg(denoiser, scale, (ids, mask), shape_recipes.null_condition(len(ids)))
+    x = torch.randn(len(ids), 3, 16, 16, generator=torch.Generator().manual_seed(seed))
+    return samplers.ddim(THRESHOLDS[threshold](guided), denoiser.sde, x, schedules.uniform(nfe))
+
+
+def judge(judge_net, images, data: shapes.Shapes, objects: int) -> dict:
+    """% of images with every attribute of their caption right, FD to the real images, and %
+    of pixel values outside [-1, 1] (a saturation gauge) before clipping."""
+    clipped = images.clamp(-1, 1)
+    predicted = classifier.predict(judge_net, clipped)
+    right = torch.stack([predicted[k] == data.labels[k] for k in ATTRIBUTES[objects]]).all(0)
+    real = classifier.features(judge_net, data.images)
+    return dict(
+        accuracy_pct=100 * right.double().mean().item(),
+        fd=fd.fd(classifier.features(judge_net, clipped), real),
+        outside_pct=100 * (images.abs() > 1).double().mean().item(),
+    )
+
+
+def guidance_rows(denoiser, judge_net, data, cfg) -> list[dict]:
+    return [
+        dict(scale=s, **judge(judge_net, sample(denoiser, data.captions, s, cfg["nfe"]), data, 1))
+        for s in cfg["scales"]
+    ]
+
+
+def threshold_rows(denoiser, judge_net, data, cfg) -> list[dict]:
+    rows = []
+    for scale in cfg["high"]:
+        for name in THRESHOLDS:
+            images = sample(denoiser, data.captions, scale, cfg["nfe"], threshold=name)
+            rows.append(dict(scale=scale, threshold=name, **judge(judge_net, images, data, 1)))
+    return rows
+
+
+def grid_rows(judge_net, single, double, cfg, fast: bool) -> list[dict]:
+    """Each (encoder, UNet) pair at the same scale: alignment on one- and two-object prompts."""
+    rows = []
+    for (encoder, unet), recipe in recipes.t2i.items():
+        denoiser = zoo.load(recipe, fast=fast)
+        mlm = zoo.load(recipes.text_encoders[encoder], fast=fast)
+        held_out = shape_recipes.encode(prompts(cfg["n"], 2).captions)
+        row = dict(encoder=encoder, unet=unet)
+        row["encoder_params_k"] = sum(p.numel() for p in mlm.encoder.parameters()) // 1000
+        row["unet_params_k"] = sum(p.numel() for p in denoiser.net.unet.parameters()) // 1000
+        row["mlm_accuracy_pct"] = 100 * text.mlm_accuracy(mlm, *held_out)
+        for objects, data in ((1, single), (2, double)):
+            images = sample(denoiser, data.captions, cfg["grid_scale"], cfg["nfe"])
+            row[f"accuracy_{objects}obj_pct"] = judge(judge_net, images, data, objects)[
+                "accuracy_pct"
+            ]
+        rows.append(row)
+    return rows
+
+
+def real_rows(judge_net, single, double) -> list[dict]:
+    """The judge on real images of the prompts: the ceiling of condition accuracy."""
+    rows = []
+    for objects, data in ((1, single), (2, double)):
+        predicted = classifier.predict(judge_net, data.images)
+        right = torch.stack([predicted[k] == data.labels[k] for k in ATTRIBUTES[objects]]).all(0)
+        rows.append(
+            dict(
+                prompts=f"{objects} object(s)", real_accuracy_pct=100 * right.double().mean().item()
+            )
+        )
+    return rows
+
+
+def run(fast: bool = False) -> dict:
+    cfg = CONFIG[fast]
+    judge_net = zoo.load(recipes.shapes_classifier, fast=fast)
+    denoiser = zoo.load(recipes.t2i[MAIN], fast=fast)
+    single, double = prompts(cfg["n"], 1), prompts(cfg["n"], 2)
+    result = dict(
+        guidance=guidance_rows(denoiser, judge_net, single, cfg),
+        thresholding=threshold_rows(denoiser, judge_net, single, cfg),
+        grid=grid_rows(judge_net, single, double, cfg, fast),
+        real=real_rows(judge_net, single, double),
+    )
+    best = max(result["guidance"], key=lambda r: (r["accuracy_pct"], -r["scale"]))
+    result["figures"] = dict(
+        chosen_scale=best["scale"],
+        accuracy_pct=best["accuracy_pct"],
+        fd=best["fd"],
+        accuracy_pct_vs_scale={str(r["scale"]): r["accuracy_pct"] for r in result["guidance"]},
+        thresholding={
+            f"{r['threshold']}@{r['scale']}": [r["accuracy_pct"], r["fd"]]
+            for r in result["thresholding"]
+        },
+        grid={
+            f"{r['encoder']}+{r['unet']}": [r["accuracy_1obj_pct"], r["accuracy_2obj_pct"]]
+            for r in result["grid"]
+        },
+        real_accuracy_pct=[r["real_accuracy_pct"] for r in result["real"]],
+        samples=cfg["n"],
+    )
+    return result
+
+
+if __name__ == "__main__":
+    report.benchmark_main(NAME, run, tables=("guidance", "thresholding", "grid", "real"))

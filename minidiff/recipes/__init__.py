@@ -1,0 +1,23 @@
+"""The course's zoo recipes: every model a lesson loads with zoo.load, built by `make zoo`.
+
+Each recipe is two plain functions (build, train) bundled in a zoo.Recipe; fast mode trains a
+tiny version. python -m minidiff.recipes [--fast] trains whatever is missing from the cache.
+toy.py: lesson 03's ring teacher; digits.py: lesson 04; shapes.py: lesson 05 onwards.
+"""
+
+from .digits import ClassConditional, digits_classifier, digits_unet
+from .shapes import shapes_classifier, t2i, text_encoders
+from .toy import ring_teacher
+
+ALL = [
+    ring_teacher,
+    digits_classifier,
+    digits_unet,
+    shapes_classifier,
+    *text_encoders.values(),
+    *t2i.values(),
+]
+__all__ = [
+    "ALL", "ClassConditional", "digits_classifier", "digits_unet", "ring_teacher",
+    "shapes_classifier", "t2i", "text_encoders",
+]  # fmt: skip

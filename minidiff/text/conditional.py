@@ -1,0 +1,40 @@
+"""A text-conditional network: a frozen text encoder feeding a UNet's cross-attention (Imagen).
+
+TextConditional(encoder, unet)(x, t, ids, mask) = unet(x, t, context=encoder(ids, mask), mask)
+(Saharia et al. 2022, Sec. 2.1: the text encoder is pre-trained on text only and kept frozen).
+It takes the caption's token ids, so a sampler or targets.Denoiser passes (ids, mask) as its
+conditions and one checkpoint holds both networks; the encoder's cost is small next to the UNet's.
+"""
+
+import torch
+from torch import nn
+
+from .encoder import TextEncoder
+from .pretrain import freeze
+
+
+class TextConditional(nn.Module):
+    """net(x, t, ids, mask) -> unet output; encoder frozen (no gradients, always in eval mode)."""
+
+    def __init__(self, encoder: TextEncoder, unet: nn.Module):
+        super().__init__()
+        if not isinstance(encoder, TextEncoder):
+            raise TypeError(f"encoder: expected a TextEncoder, got {type(encoder).__name__}")
+        context_dim = getattr(unet, "config", {}).get("context_dim")
+        if context_dim != encoder.config["width"]:
+            raise ValueError(
+                f"unet: expected context_dim equal to the encoder's width "
+                f"{encoder.config['width']}, got {context_dim}"
+            )
+        self.encoder, self.unet = freeze(encoder), unet
+        self.config = dict(encoder=encoder.config, unet=unet.config)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.encoder.eval()
+        return self
+
+    def forward(self, x, t, ids, mask):
+        with torch.no_grad():
+            context = self.encoder(ids, mask)
+        return self.unet(x, t, context=context, mask=mask)
