@@ -196,3 +196,27 @@ def test_4000_images_at_32_in_under_5_seconds():
 def test_bad_arguments_raise_naming_the_argument(kwargs, error, name):
     with pytest.raises(error, match=f"^{name}: expected"):
         shapes.generate(**({"n": 4} | kwargs))
+
+
+def test_canonical_labels_read_left_to_right_and_top_to_bottom(data):
+    """canonical() keeps one-object labels and the objects of two, only "left of"/"above" remain,
+    it is idempotent, and the first canonical object is left of / above the second in pixels."""
+    labels = shapes.canonical(data.labels)
+    assert set(labels["relation"].tolist()) <= {-1, 0, 2} and 0 in labels["relation"].tolist()
+    for k, v in shapes.canonical(labels).items():
+        assert torch.equal(v, labels[k])
+    one = data.labels["count"] == 0
+    for k in data.labels:
+        assert torch.equal(labels[k][one], data.labels[k][one])
+    W, expected_area = data.images.shape[-1], areas(data.images.shape[-1])
+    for i in torch.nonzero(~one).squeeze(1).tolist()[:40]:
+        l = {k: int(v[i]) for k, v in labels.items()}
+        objects = read_objects(data.images[i], l["background"])
+        decoded = []
+        for colour, area, centroid in objects:
+            shape, size = np.unravel_index(np.abs(expected_area - area).argmin(), (3, 2))
+            decoded.append(((int(shape), int(size), colour) if W == 32 else (colour,), centroid))
+        first = (l["shape"], l["size"], l["colour"])[0 if W == 32 else 2 :]
+        second = (l["shape2"], l["size2"], l["colour2"])[0 if W == 32 else 2 :]
+        if first != second:
+            check_relation(l, first, decoded)

@@ -156,6 +156,19 @@ def captions(labels: dict[str, torch.Tensor]) -> list[str]:
     return out
 
 
+def canonical(labels: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The labels with every relation stated left to right or top to bottom: "B right of A"
+    becomes "A left of B" and "B below A" "A above B" (objects swapped). Both captions describe
+    one picture; its canonical labels are unique, so a classifier can learn them from pixels."""
+    relation = labels["relation"]
+    swap = (relation >= 0) & (relation % 2 == 1)  # "right of" and "below"
+    out = dict(labels, relation=torch.where(swap, relation - 1, relation))
+    for first, second in (("shape", "shape2"), ("colour", "colour2"), ("size", "size2")):
+        out[first] = torch.where(swap, labels[second], labels[first])
+        out[second] = torch.where(swap, labels[first], labels[second])
+    return out
+
+
 def generate(n: int, size: int = 16, seed: int = 0, max_objects: int = 2) -> Shapes:
     """n captioned images, a deterministic function of (n, size, seed, max_objects).
 

@@ -1,7 +1,7 @@
 """Zoo recipes for shapes (lesson 05 onwards), all at 16x16.
 
-* shapes_classifier: one head per attribute (shapes.VOCAB): the judge of condition accuracy and
-  the feature net of FD.
+* shapes_classifier: one head per attribute (shapes.VOCAB) predicting the canonical labels: the
+  judge of condition accuracy and the feature net of FD.
 * text_encoder_{tiny,small,base}: the three encoder sizes, masked-token pre-trained on captions
   only (text-only pre-training, as Imagen's T5), loaded frozen.
 * shapes_t2i_{encoder}_{unet}: text-to-image denoisers (v-prediction on VP, 10 % caption dropout
@@ -58,12 +58,14 @@ def build_shapes_classifier():
 
 
 def train_shapes_classifier(model, fast, progress):
-    """Multi-head cross-entropy on the train images (-1 labels ignored); the EMA model."""
+    """Multi-head cross-entropy on the train images' canonical labels (shapes.canonical: the
+    relation read left to right, top to bottom; -1 labels ignored); the EMA model."""
     data = shapes.generate(1000 if fast else 20_000, SIZE, seed=SEEDS["train"])
+    labels = shapes.canonical(data.labels)
     history = train.fit(
         model,
         classifier.cross_entropy,
-        (data.images, *(data.labels[k] for k in model.config["heads"])),
+        (data.images, *(labels[k] for k in model.config["heads"])),
         steps=30 if fast else 1500,
         batch_size=128,
         lr=2e-3,
