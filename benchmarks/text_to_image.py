@@ -2,7 +2,8 @@
 at high guidance, and (Imagen) a larger text encoder buys more alignment than a larger UNet.
 
 Prompts are the captions of held-out images (seed SEEDS["test"]); samples come from DDIM with
-classifier-free guidance on the zoo's text-to-image models (recipes.shapes). The zoo's shapes
+classifier-free guidance on the zoo's text-to-image models (recipes.shapes: shapes_t2i for the
+guidance and thresholding tables, the t2i grid for Imagen's). The zoo's shapes
 classifier judges them: condition accuracy = % of samples whose predicted attributes all equal
 the caption's (single objects: shape and colour; two objects: both shapes, colours and the
 relation, compared in shapes.canonical form: "B right of A" is "A left of B"); the classifier
@@ -14,6 +15,7 @@ python benchmarks/text_to_image.py [--fast]
 """
 
 import torch
+from tqdm.auto import tqdm
 
 from minidiff import fd, recipes, report, samplers, schedules, text, zoo
 from minidiff.data import shapes
@@ -21,7 +23,6 @@ from minidiff.nets import classifier
 from minidiff.recipes import shapes as shape_recipes
 
 NAME = "text_to_image"
-MAIN = ("base", "large")  # the model of the guidance and thresholding tables
 CONFIG = {
     False: dict(n=200, nfe=15, scales=[0, 1, 2, 3, 5, 8], high=[8, 16], grid_scale=3),
     True: dict(n=16, nfe=4, scales=[0, 3], high=[8], grid_scale=3),
@@ -36,8 +37,13 @@ THRESHOLDS = {
 
 def prompts(n: int, objects: int) -> shapes.Shapes:
     """n held-out images with `objects` objects each: their captions are the prompts."""
-    data = shapes.generate(2 * n, shape_recipes.SIZE, seed=shape_recipes.SEEDS["test"])
-    keep = torch.nonzero(data.labels["count"] == objects - 1).squeeze(1)[:n]
+    total = 2 * n
+    while True:  # half the images have two objects: draw more until n of the kind are found
+        data = shapes.generate(total, shape_recipes.SIZE, seed=shape_recipes.SEEDS["test"])
+        keep = torch.nonzero(data.labels["count"] == objects - 1).squeeze(1)[:n]
+        if len(keep) == n:
+            break
+        total *= 2
     return shapes.Shapes(
         data.images[keep],
         {k: v[keep] for k, v in data.labels.items()},
@@ -76,13 +82,13 @@ def judge(judge_net, images, data: shapes.Shapes, objects: int) -> dict:
 def guidance_rows(denoiser, judge_net, data, cfg) -> list[dict]:
     return [
         dict(scale=s, **judge(judge_net, sample(denoiser, data.captions, s, cfg["nfe"]), data, 1))
-        for s in cfg["scales"]
+        for s in tqdm(cfg["scales"], desc="guidance scales")
     ]
 
 
 def threshold_rows(denoiser, judge_net, data, cfg) -> list[dict]:
     rows = []
-    for scale in cfg["high"]:
+    for scale in tqdm(cfg["high"], desc="thresholding"):
         for name in THRESHOLDS:
             images = sample(denoiser, data.captions, scale, cfg["nfe"], threshold=name)
             rows.append(dict(scale=scale, threshold=name, **judge(judge_net, images, data, 1)))
@@ -92,7 +98,7 @@ def threshold_rows(denoiser, judge_net, data, cfg) -> list[dict]:
 def grid_rows(judge_net, single, double, cfg, fast: bool) -> list[dict]:
     """Each (encoder, UNet) pair at the same scale: alignment on one- and two-object prompts."""
     rows = []
-    for (encoder, unet), recipe in recipes.t2i.items():
+    for (encoder, unet), recipe in tqdm(recipes.t2i.items(), desc="Imagen grid"):
         denoiser = zoo.load(recipe, fast=fast)
         mlm = zoo.load(recipes.text_encoders[encoder], fast=fast)
         held_out = shape_recipes.encode(prompts(cfg["n"], 2).captions)
@@ -121,7 +127,7 @@ def real_rows(judge_net, single, double) -> list[dict]:
 def run(fast: bool = False) -> dict:
     cfg = CONFIG[fast]
     judge_net = zoo.load(recipes.shapes_classifier, fast=fast)
-    denoiser = zoo.load(recipes.t2i[MAIN], fast=fast)
+    denoiser = zoo.load(recipes.shapes_t2i, fast=fast)  # the guidance and thresholding model
     single, double = prompts(cfg["n"], 1), prompts(cfg["n"], 2)
     result = dict(
         guidance=guidance_rows(denoiser, judge_net, single, cfg),

@@ -6,7 +6,7 @@ toy.py: lesson 03's ring teacher; digits.py: lesson 04; shapes.py: lesson 05 onw
 """
 
 from .digits import ClassConditional, digits_classifier, digits_unet
-from .shapes import shapes_classifier, t2i, text_encoders
+from .shapes import shapes_classifier, shapes_t2i, t2i, text_encoders
 from .toy import ring_teacher
 
 ALL = [
@@ -16,8 +16,9 @@ ALL = [
     shapes_classifier,
     *text_encoders.values(),
     *t2i.values(),
+    shapes_t2i,
 ]
 __all__ = [
     "ALL", "ClassConditional", "digits_classifier", "digits_unet", "ring_teacher",
-    "shapes_classifier", "t2i", "text_encoders",
+    "shapes_classifier", "shapes_t2i", "t2i", "text_encoders",
 ]  # fmt: skip

@@ -7,6 +7,7 @@
 * shapes_t2i_{encoder}_{unet}: text-to-image denoisers (v-prediction on VP, 10 % caption dropout
   for CFG) for the Imagen grid of lesson 05: every pair of encoder in ENCODERS and UNet in UNETS,
   trained with the same steps, batch and data.
+* shapes_t2i: the grid's best cell (tiny encoder, small UNet) trained 4x longer: the main model.
 """
 
 import functools
@@ -136,6 +137,11 @@ text_encoders = {
     )
     for size in ENCODERS
 }
+shapes_t2i = zoo.Recipe(  # the best cell of the grid, trained 4x longer: lesson 05's main model
+    "shapes_t2i",
+    functools.partial(build_t2i, "tiny", "small"),
+    functools.partial(train_t2i, encoder_size="tiny", steps=6000),
+)
 t2i = {  # (encoder size, UNet size) -> recipe; one budget for all
     (e, u): zoo.Recipe(
         f"shapes_t2i_{e}_{u}",
