@@ -1,0 +1,55 @@
+"""profile: parameter and FLOP counts against hand counts (linear, conv, attention, a UNet's
+attention layer), latency is a positive median that leaves the thread count as it was."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minidiff import profile
+from minidiff.nets.attention import Attention
+
+
+class SDPA(nn.Module):
+    def forward(self, q, k, v, mask=None):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+
+def test_params_and_flops_of_linear_and_conv():
+    linear = nn.Linear(3, 4)
+    assert profile.count_params(linear) == 3 * 4 + 4
+    assert profile.flops(linear, torch.randn(5, 3)) == 2 * 5 * 3 * 4  # 2 per multiply-add
+    conv = nn.Conv2d(2, 3, 3, padding=1)
+    assert profile.flops(conv, torch.randn(1, 2, 8, 8)) == 2 * 3 * 2 * 9 * 8 * 8
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_cpu_attention_flops_are_counted(masked):
+    B, H, L, S, D = 2, 2, 5, 7, 4
+    q, k, v = torch.randn(B, H, L, D), torch.randn(B, H, S, D), torch.randn(B, H, S, D)
+    mask = torch.rand(B, 1, 1, S) > 0.3 if masked else None
+    assert profile.flops(SDPA(), q, k, v, mask) == 2 * (2 * B * H * L * S * D)  # QK^T, then AV
+
+
+def test_an_attention_layer_is_projections_plus_attention():
+    B, N, M, C, context_dim, heads = 2, 16, 6, 8, 12, 2
+    layer = Attention(C, context_dim, num_heads=heads)
+    x, context = torch.randn(B, N, C), torch.randn(B, M, context_dim)
+    projections = 2 * B * (N * C * C + 2 * M * context_dim * C + N * C * C)  # q, k and v, out
+    attention = 2 * (2 * B * N * M * C)  # all heads together: D = C / heads per head
+    assert profile.flops(layer, x, context) == projections + attention
+
+
+def test_latency_is_a_median_and_restores_threads():
+    before = torch.get_num_threads()
+    ms = profile.latency_ms(nn.Linear(8, 8), torch.randn(4, 8), threads=1, warmup=1, repeats=3)
+    assert ms > 0 and torch.get_num_threads() == before
+    row = profile.profile_row("linear", nn.Linear(8, 8), torch.randn(4, 8), repeats=2)
+    assert set(row) == {"model", "params_M", "GFLOPs", "ms"} and row["params_M"] == 72 / 1e6
+
+
+def test_bad_arguments_raise_naming_them():
+    with pytest.raises(ValueError, match="repeats: expected an int >= 1"):
+        profile.latency_ms(nn.Linear(2, 2), torch.randn(1, 2), repeats=0)
+    with pytest.raises(TypeError, match="model: expected an nn.Module"):
+        profile.count_params("unet")
