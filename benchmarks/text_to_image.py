@@ -17,7 +17,7 @@ python benchmarks/text_to_image.py [--fast]
 import torch
 from tqdm.auto import tqdm
 
-from minidiff import fd, recipes, report, samplers, schedules, text, zoo
+from minidiff import fd, profile, recipes, report, samplers, schedules, text, zoo
 from minidiff.data import shapes
 from minidiff.nets import classifier
 from minidiff.recipes import shapes as shape_recipes
@@ -98,14 +98,13 @@ def threshold_rows(denoiser, judge_net, data, cfg) -> list[dict]:
 
 def grid_rows(judge_net, single, double, cfg, fast: bool) -> list[dict]:
     """Each (encoder, UNet) pair at the same scale: alignment on one- and two-object prompts."""
-    rows = []
+    rows, held_out = [], shape_recipes.encode(double.captions)  # held-out captions for MLM
     for (encoder, unet), recipe in tqdm(recipes.t2i.items(), desc="Imagen grid"):
         denoiser = zoo.load(recipe, fast=fast)
         mlm = zoo.load(recipes.text_encoders[encoder], fast=fast)
-        held_out = shape_recipes.encode(prompts(cfg["n"], 2).captions)
         row = dict(encoder=encoder, unet=unet)
-        row["encoder_params_k"] = sum(p.numel() for p in mlm.encoder.parameters()) // 1000
-        row["unet_params_k"] = sum(p.numel() for p in denoiser.net.unet.parameters()) // 1000
+        row["encoder_params_k"] = profile.count_params(mlm.encoder) // 1000
+        row["unet_params_k"] = profile.count_params(denoiser.net.unet) // 1000
         row["mlm_accuracy_pct"] = 100 * text.mlm_accuracy(mlm, *held_out)
         for objects, data in ((1, single), (2, double)):
             images = sample(denoiser, data.captions, cfg["grid_scale"], cfg["nfe"])
