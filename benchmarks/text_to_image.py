@@ -60,10 +60,12 @@ def sample(denoiser, captions, scale: float, nfe: int, threshold="none", seed=0)
     return samplers.ddim(THRESHOLDS[threshold](guided), denoiser.sde, x, schedules.uniform(nfe))
 
 
-def all_right(judge_net, images, data: shapes.Shapes, objects: int) -> torch.Tensor:
-    """(N,) bool: the judge reads every attribute of the caption (canonical form) off the image."""
+def all_right(judge_net, images, data: shapes.Shapes, objects: int, attributes=None):
+    """(N,) bool: the judge reads every attribute of the caption (canonical form) off the image;
+    attributes: which ones (default ATTRIBUTES[objects])."""
     predicted, wanted = classifier.predict(judge_net, images), shapes.canonical(data.labels)
-    return torch.stack([predicted[k] == wanted[k] for k in ATTRIBUTES[objects]]).all(0)
+    attributes = ATTRIBUTES[objects] if attributes is None else attributes
+    return torch.stack([predicted[k] == wanted[k] for k in attributes]).all(0)
 
 
 def judge(judge_net, images, data: shapes.Shapes, objects: int) -> dict:

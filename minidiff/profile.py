@@ -5,14 +5,20 @@ plus the attention of scaled_dot_product_attention's CPU kernel, which that coun
 (4 B H L S D: Q K^T and the weighted sum of V). Latency is the median wall time of `repeats`
 forward passes after `warmup` untimed ones, under inference mode at a fixed torch thread count
 (restored afterwards): one number that two models measured the same way can be compared by.
+Peak memory is the bytes of parameters and buffers plus the most bytes that the forward's tensors
+held at once, counted by a dispatch mode on every device (storage shared by views counted once;
+scratch space inside a kernel, and the inputs, are not counted).
 """
 
 import statistics
 import time
+import weakref
 
 import torch
 from torch import nn
 from torch.utils import flop_counter
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
 
 from .checks import check_int
 
@@ -40,6 +46,46 @@ def flops(model, *inputs) -> int:
     return counter.get_total_flops()
 
 
+class _LiveBytes(TorchDispatchMode):
+    """Bytes of the storages that the ops' outputs hold, and their peak, as tensors die."""
+
+    def __init__(self):
+        super().__init__()
+        self.refs, self.now, self.peak = {}, 0, 0  # storage id -> [live tensors, bytes]
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for tensor in tree_leaves(out):
+            if isinstance(tensor, torch.Tensor):
+                self._track(tensor)
+        return out
+
+    def _track(self, tensor):
+        storage = tensor.untyped_storage()
+        key = (storage.device, storage.data_ptr())
+        if key not in self.refs:
+            self.refs[key] = [0, storage.nbytes()]
+            self.now += storage.nbytes()
+            self.peak = max(self.peak, self.now)
+        self.refs[key][0] += 1
+        weakref.finalize(tensor, self._release, key)
+
+    def _release(self, key):
+        entry = self.refs[key]
+        entry[0] -= 1
+        if entry[0] == 0:
+            self.now -= self.refs.pop(key)[1]
+
+
+def peak_memory_mb(model, *inputs) -> float:
+    """MiB of model's parameters and buffers plus the peak bytes of model(*inputs)'s tensors."""
+    weights = sum(t.nbytes for t in [*model.parameters(), *model.buffers()])
+    counter = _LiveBytes()
+    with torch.inference_mode(), counter:
+        model(*inputs)
+    return (weights + counter.peak) / 2**20
+
+
 def latency_ms(model, *inputs, threads: int = 1, warmup: int = 3, repeats: int = 10) -> float:
     """Median milliseconds of model(*inputs) over `repeats` timed calls at `threads` threads."""
     for name, value, low in (
@@ -65,10 +111,11 @@ def latency_ms(model, *inputs, threads: int = 1, warmup: int = 3, repeats: int =
 
 
 def profile_row(name: str, model, *inputs, threads: int = 1, repeats: int = 10) -> dict:
-    """One table row: name, parameters (millions), forward GFLOPs and median CPU ms."""
+    """One table row: name, parameters (millions), forward GFLOPs, median CPU ms, peak MiB."""
     return dict(
         model=name,
         params_M=count_params(model) / 1e6,
         GFLOPs=flops(model, *inputs) / 1e9,
         ms=latency_ms(model, *inputs, threads=threads, repeats=repeats),
+        peak_MB=peak_memory_mb(model, *inputs),
     )

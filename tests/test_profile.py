@@ -1,5 +1,6 @@
 """profile: parameter and FLOP counts against hand counts (linear, conv, attention, a UNet's
-attention layer), latency is a positive median that leaves the thread count as it was."""
+attention layer), latency is a positive median that leaves the thread count as it was; peak
+memory against the bytes a layer chain must hold at once."""
 
 import pytest
 import torch
@@ -8,6 +9,15 @@ from torch import nn
 
 from minidiff import profile
 from minidiff.nets.attention import Attention
+
+
+class Wrap(nn.Module):
+    def __init__(self, fn, owner):
+        super().__init__()
+        self.fn, self.owner = fn, owner
+
+    def forward(self, x):
+        return self.fn(x)
 
 
 class SDPA(nn.Module):
@@ -45,7 +55,21 @@ def test_latency_is_a_median_and_restores_threads():
     ms = profile.latency_ms(nn.Linear(8, 8), torch.randn(4, 8), threads=1, warmup=1, repeats=3)
     assert ms > 0 and torch.get_num_threads() == before
     row = profile.profile_row("linear", nn.Linear(8, 8), torch.randn(4, 8), repeats=2)
-    assert set(row) == {"model", "params_M", "GFLOPs", "ms"} and row["params_M"] == 72 / 1e6
+    assert (
+        set(row) == {"model", "params_M", "GFLOPs", "ms", "peak_MB"} and row["params_M"] == 72 / 1e6
+    )
+
+
+def test_peak_memory_is_weights_plus_the_most_tensors_alive_at_once():
+    B, n = 64, 256
+    model = nn.Sequential(nn.Linear(n, n), nn.ReLU(), nn.Linear(n, n))
+    weights = 2 * (n * n + n) * 4
+    # Sequential frees each output once the next layer has made its own: two alive at most
+    assert profile.peak_memory_mb(model, torch.randn(B, n)) == (weights + 2 * B * n * 4) / 2**20
+    keep = nn.Sequential(nn.Linear(n, n))
+    chain = lambda x: torch.stack([keep(x), keep(x), keep(x)])  # noqa: E731
+    counted = profile.peak_memory_mb(Wrap(chain, keep), torch.randn(B, n))
+    assert counted == ((n * n + n) * 4 + 3 * B * n * 4 + 3 * B * n * 4) / 2**20  # 3 kept + stack
 
 
 def test_bad_arguments_raise_naming_them():

@@ -69,7 +69,7 @@ class ResBlock(nn.Module):
     """x (B, C_in, H, W), emb (B, time_dim) -> (B, C_out, H, W) (DDPM, Ho et al. 2020, App. B).
 
     skip(x) + conv(drop(silu(norm(conv(silu(norm(x))) + W emb)))); the last conv starts at zero,
-    skip is a 1x1 conv when the channels change.
+    skip is a 1x1 conv when the channels change. time_dim None: no emb term (the autoencoder's).
     """
 
     def __init__(self, in_channels, out_channels, time_dim, separable=False, dropout=0.0):
@@ -77,7 +77,9 @@ class ResBlock(nn.Module):
         self.in_layers = nn.Sequential(
             group_norm(in_channels), nn.SiLU(), conv3x3(in_channels, out_channels, separable)
         )
-        self.time_proj = nn.Sequential(nn.SiLU(), nn.Linear(time_dim, out_channels))
+        self.time_proj = None
+        if time_dim is not None:
+            self.time_proj = nn.Sequential(nn.SiLU(), nn.Linear(time_dim, out_channels))
         self.out_layers = nn.Sequential(
             group_norm(out_channels),
             nn.SiLU(),
@@ -87,8 +89,10 @@ class ResBlock(nn.Module):
         same = in_channels == out_channels
         self.skip = nn.Identity() if same else nn.Conv2d(in_channels, out_channels, 1)
 
-    def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
-        h = self.in_layers(x) + self.time_proj(emb)[:, :, None, None]  # (B, C_out, H, W)
+    def forward(self, x: torch.Tensor, emb: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.in_layers(x)  # (B, C_out, H, W)
+        if self.time_proj is not None:
+            h = h + self.time_proj(emb)[:, :, None, None]
         return self.skip(x) + self.out_layers(h)
 
 

@@ -2,10 +2,13 @@
 
 Each recipe is two plain functions (build, train) bundled in a zoo.Recipe; fast mode trains a
 tiny version. python -m minidiff.recipes [--fast] trains whatever is missing from the cache.
-toy.py: lesson 03's ring teacher; digits.py: lesson 04; shapes.py: lesson 05 onwards.
+toy.py: lesson 03's ring teacher; digits.py: lesson 04; shapes.py: lesson 05 onwards;
+mobile.py: lesson 06's UNet ablation; latent.py: lesson 07's autoencoders and latent model.
 """
 
 from .digits import ClassConditional, digits_classifier, digits_unet
+from .latent import latent_t2i, shapes_autoencoder, shapes_light_decoder
+from .mobile import ablation
 from .shapes import shapes_classifier, shapes_t2i, t2i, text_encoders
 from .toy import ring_teacher
 
@@ -17,8 +20,13 @@ ALL = [
     *text_encoders.values(),
     *t2i.values(),
     shapes_t2i,
+    *ablation.values(),
+    shapes_autoencoder,
+    shapes_light_decoder,
+    latent_t2i,
 ]
 __all__ = [
-    "ALL", "ClassConditional", "digits_classifier", "digits_unet", "ring_teacher",
-    "shapes_classifier", "shapes_t2i", "t2i", "text_encoders",
+    "ALL", "ClassConditional", "ablation", "digits_classifier", "digits_unet", "latent_t2i",
+    "ring_teacher", "shapes_autoencoder", "shapes_classifier", "shapes_light_decoder",
+    "shapes_t2i", "t2i", "text_encoders",
 ]  # fmt: skip

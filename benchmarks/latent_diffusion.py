@@ -1,0 +1,155 @@
+"""Lesson 07's measured claims: a lightweight decoder costs >= 4x fewer FLOPs than the
+autoencoder's own at <= 1 dB of reconstruction PSNR (MobileDiffusion, Zhao et al. 2023, Sec.
+3.4), and the end-to-end latency of one image (text encoder + UNet x steps + decoder; Rombach
+et al. 2022's latent diffusion) for pixel-space, SD-like latent and efficient latent pipelines.
+
+Models: the zoo's recipes.latent (shapes_autoencoder, shapes_light_decoder, latent_t2i).
+Reconstruction: PSNR of decode(latents(x)) to x on held-out 32x32 images. Samples: latent_t2i
+with DDIM and CFG on one-object held-out captions, decoded by each decoder; condition accuracy
+(shape, colour, size and position all read as captioned) and FD by the 16x16 shapes judge on the
+2x2-average-pooled images. Pipeline: median ms at 1 thread for one image (the UNet sees a batch
+of 2 per step: CFG's conditional and unconditional halves); the SD-like and pixel-space UNets
+are timed untrained (their weights do not change their cost).
+
+python benchmarks/latent_diffusion.py [--fast]
+"""
+
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+if __package__ in (None, ""):  # run as a script: make the sibling benchmarks importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks import mobile_unet
+from benchmarks import text_to_image as t2i_bench
+from minidiff import fd, profile, recipes, report, samplers, schedules, zoo
+from minidiff.data import shapes
+from minidiff.nets import autoencoder, classifier
+from minidiff.recipes import latent
+from minidiff.recipes import shapes as shape_recipes
+
+NAME = "latent_diffusion"
+CONFIG = {
+    False: dict(n=200, nfe=15, scale=3.0, repeats=10),
+    True: dict(n=16, nfe=4, scale=3.0, repeats=2),
+}
+
+
+def held_out(n: int) -> torch.Tensor:
+    return shapes.generate(n, latent.SIZE, seed=shape_recipes.SEEDS["test"]).images
+
+
+def decoder_rows(full, light, x) -> list[dict]:
+    """Each decoder's parameters, GFLOPs and ms for one latent, and PSNR on x."""
+    rows, z = [], full.latents(x)
+    for name, model in (("full", full), ("light", light)):
+        with torch.no_grad():
+            reconstruction = model.decode(z)
+        row = profile.profile_row(name, model.decoder, z[:1] / model.scale)
+        row["model"] = "x".join(map(str, model.config["decoder_channels"]))
+        rows.append(dict(decoder=name, **row, psnr_db=autoencoder.psnr(reconstruction, x)))
+    return rows
+
+
+def sample_latents(denoiser, captions, scale, nfe, seed=0) -> torch.Tensor:
+    """DDIM with CFG in latent space: (B, 4, 8, 8) latents for the captions."""
+    ids, mask = shape_recipes.encode(captions)
+    guided = samplers.cfg(denoiser, scale, (ids, mask), shape_recipes.null_condition(len(ids)))
+    side = latent.SIZE // 4
+    x = torch.randn(
+        len(ids), latent.Z_CHANNELS, side, side, generator=torch.Generator().manual_seed(seed)
+    )
+    return samplers.ddim(guided, denoiser.sde, x, schedules.uniform(nfe))
+
+
+def sample_rows(denoiser, decoders, judge_net, cfg) -> list[dict]:
+    """Condition accuracy and FD of the latent model's samples through each decoder."""
+    data = t2i_bench.prompts(cfg["n"], 1)
+    z = sample_latents(denoiser, data.captions, cfg["scale"], cfg["nfe"])
+    real = classifier.features(judge_net, data.images)
+    rows = []
+    for name, model in decoders.items():
+        with torch.no_grad():
+            images = F.avg_pool2d(model.decode(z).clamp(-1, 1), 2)  # 32x32 -> the judge's 16x16
+        right = t2i_bench.all_right(judge_net, images, data, 1, mobile_unet.ATTRIBUTES)
+        accuracy = 100 * right.double().mean().item()
+        feats = classifier.features(judge_net, images)
+        rows.append(dict(decoder=name, accuracy_pct=accuracy, fd=fd.fd(feats, real)))
+    return rows
+
+
+def pipeline_row(name, denoiser, decoder, in_shape, steps, repeats) -> dict:
+    """ms of one image: the text encoder once, the UNet `steps` times (batch 2), the decoder."""
+    ids, mask = shape_recipes.encode(["a small red circle on the left", ""])
+    with torch.no_grad():
+        context = denoiser.net.encoder(ids, mask)
+    x, t = torch.randn(2, *in_shape), torch.full((2,), 0.5)
+    unet, time = denoiser.net.unet, dict(repeats=repeats)
+    row = dict(
+        pipeline=name, text_ms=profile.latency_ms(denoiser.net.encoder, ids[:1], mask[:1], **time)
+    )
+    row["unet_ms_per_step"] = profile.latency_ms(unet, x, t, context, mask, **time)
+    row["decoder_ms"] = 0.0
+    gflops = profile.flops(unet, x, t, context, mask) * steps
+    if decoder is not None:
+        z = torch.randn(1, *in_shape)
+        row["decoder_ms"] = profile.latency_ms(decoder.decoder, z, **time)
+        gflops += profile.flops(decoder.decoder, z)
+    row["steps"] = steps
+    row["total_ms"] = row["text_ms"] + steps * row["unet_ms_per_step"] + row["decoder_ms"]
+    row["GFLOPs"] = gflops / 1e9
+    return row
+
+
+def pipeline_rows(efficient, full, light, cfg) -> list[dict]:
+    """One image at 32x32 in pixel space (no decoder) and in latent space (8x8x4)."""
+    side, steps, repeats = latent.SIZE // 4, cfg["nfe"], cfg["repeats"]
+    pixel, latent_shape = (3, latent.SIZE, latent.SIZE), (latent.Z_CHANNELS, side, side)
+    sd_pixel = mobile_unet.mobile.ablation["sd_like"].build().eval()  # 3 channels in and out
+    sd_latent = latent.build_latent_t2i("sd_like").eval()
+    pipelines = [
+        ("pixel, SD-like UNet", sd_pixel, None, pixel),
+        ("latent, SD-like UNet + full decoder", sd_latent, full, latent_shape),
+        ("latent, efficient UNet + full decoder", efficient, full, latent_shape),
+        ("latent, efficient UNet + light decoder", efficient, light, latent_shape),
+    ]
+    return [
+        pipeline_row(name, denoiser, decoder, shape, steps, repeats)
+        for name, denoiser, decoder, shape in tqdm(pipelines, desc="pipelines")
+    ]
+
+
+def run(fast: bool = False) -> dict:
+    cfg = CONFIG[fast]
+    full = zoo.load(latent.shapes_autoencoder, fast=fast)
+    light = zoo.load(latent.shapes_light_decoder, fast=fast)
+    denoiser = zoo.load(latent.latent_t2i, fast=fast)
+    judge_net = zoo.load(recipes.shapes_classifier, fast=fast)
+    decoders = decoder_rows(full, light, held_out(cfg["n"]))
+    samples = sample_rows(denoiser, dict(full=full, light=light), judge_net, cfg)
+    pipelines = pipeline_rows(denoiser, full, light, cfg)
+    f, li = decoders
+    return dict(
+        decoders=decoders,
+        samples=samples,
+        pipelines=pipelines,
+        figures=dict(
+            decoder_flops_ratio=f["GFLOPs"] / li["GFLOPs"],
+            psnr_full_db=f["psnr_db"],
+            psnr_light_db=li["psnr_db"],
+            psnr_drop_db=f["psnr_db"] - li["psnr_db"],
+            accuracy_pct={r["decoder"]: r["accuracy_pct"] for r in samples},
+            fd={r["decoder"]: r["fd"] for r in samples},
+            pipeline_ms={r["pipeline"]: r["total_ms"] for r in pipelines},
+            pipeline_GFLOPs={r["pipeline"]: r["GFLOPs"] for r in pipelines},
+            samples=cfg["n"],
+        ),
+    )
+
+
+if __name__ == "__main__":
+    report.benchmark_main(NAME, run, tables=("decoders", "samples", "pipelines"))

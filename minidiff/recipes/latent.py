@@ -1,0 +1,122 @@
+"""Zoo recipes for lesson 07: latent diffusion on 32x32 shapes (Rombach et al. 2022) with
+MobileDiffusion's lightweight decoder (Zhao et al. 2023, Sec. 3.4).
+
+* shapes_autoencoder: 32x32x3 <-> 8x8x4 (16-32-64 channels), MSE + 1e-3 KL on 20,000 one- or
+  two-object images; its `scale` is set to 1 / std of the training latents.
+* shapes_light_decoder: the same encoder (copied, frozen) with a decoder of 32-16-8 separable
+  channels, trained to decode that encoder's latents into the images.
+* latent_t2i: lesson 06's efficient UNet layout (mobile.options("one_resblock"), softmax) on the
+  8x8x4 latents of one-object images, text from the tiny frozen encoder, as lesson 06's models.
+"""
+
+import functools
+
+import torch
+
+from .. import losses, targets, text, train, zoo
+from ..data import shapes
+from ..nets import autoencoder
+from ..nets.unet import UNet
+from ..sde import VP
+from ..zoo import seeded_init
+from . import mobile
+from .shapes import ENCODERS, MAX_LEN, SEEDS, encode, null_condition, text_encoders, tokenizer
+
+SIZE, Z_CHANNELS, CHANNELS, LIGHT = 32, 4, (16, 32, 64), (32, 16, 8)
+
+
+def images(fast: bool, max_objects: int = 2) -> shapes.Shapes:
+    return shapes.generate(1000 if fast else 20_000, SIZE, SEEDS["train"], max_objects)
+
+
+def build_autoencoder(light: bool = False):
+    with seeded_init():
+        if light:
+            return autoencoder.AutoEncoder(3, Z_CHANNELS, CHANNELS, LIGHT, separable=True)
+        return autoencoder.AutoEncoder(3, Z_CHANNELS, CHANNELS)
+
+
+@torch.no_grad()
+def set_scale(model: autoencoder.AutoEncoder, x: torch.Tensor) -> None:
+    """scale = 1 / std of the latent means of x (LDM's scale factor)."""
+    means = torch.cat([model.encode(chunk)[0] for chunk in x.split(500)])
+    model.scale.fill_(1.0 / means.std().item())
+
+
+def train_autoencoder(model, fast, progress):
+    """MSE + 1e-3 KL; the EMA model, its scale set from the training images."""
+    data = images(fast).images
+    history = train.fit(
+        model,
+        autoencoder.vae_loss,
+        data,
+        steps=20 if fast else 2000,
+        batch_size=32,
+        lr=2e-3,
+        ema_decay=0.9 if fast else 0.995,
+        generator=torch.Generator().manual_seed(7),
+        progress=progress,
+    )
+    model = history.ema.model
+    set_scale(model, data)
+    return model
+
+
+def train_light_decoder(model, fast, progress):
+    """The full autoencoder's encoder and scale, frozen; the light decoder learns to decode."""
+    full = zoo.load(shapes_autoencoder, fast=fast, progress=progress)
+    model.encoder.load_state_dict(full.encoder.state_dict())
+    model.scale.copy_(full.scale)
+    model.encoder.requires_grad_(False)
+    history = train.fit(
+        model,
+        autoencoder.decoder_loss,
+        images(fast).images,
+        steps=20 if fast else 2000,
+        batch_size=32,
+        lr=2e-3,
+        ema_decay=0.9 if fast else 0.995,
+        generator=torch.Generator().manual_seed(8),
+        progress=progress,
+    )
+    return history.ema.model
+
+
+def build_latent_t2i(name: str = "one_resblock"):
+    with seeded_init():
+        encoder = ENCODERS["tiny"](len(tokenizer()), max_len=MAX_LEN)
+        stages = mobile.unet_stages(mobile.options(name))
+        unet = UNet(Z_CHANNELS, stages, context_dim=encoder.config["width"])
+        return targets.Denoiser(text.TextConditional(encoder, unet), VP(), "v")
+
+
+def train_latent_t2i(model, fast, progress):
+    """v-prediction DSM with 10 % caption dropout on the autoencoder's latents of 20,000
+    one-object images (the tiny pre-trained encoder, frozen); the EMA model."""
+    pretrained = zoo.load(text_encoders["tiny"], fast=fast, progress=progress)
+    model.net.encoder.load_state_dict(pretrained.encoder.state_dict())
+    ae = zoo.load(shapes_autoencoder, fast=fast, progress=progress)
+    data = images(fast, max_objects=1)
+    with torch.no_grad():
+        latents = torch.cat([ae.latents(chunk) for chunk in data.images.split(500)])
+    history = train.fit(
+        model,
+        functools.partial(losses.cfg_dsm, sde=model.sde, null=null_condition()),
+        (latents, *encode(data.captions)),
+        steps=20 if fast else 3000,
+        batch_size=64,
+        lr=2e-3,
+        ema_decay=0.9 if fast else 0.995,
+        generator=torch.Generator().manual_seed(6),
+        progress=progress,
+    )
+    return history.ema.model
+
+
+shapes_autoencoder = zoo.Recipe("shapes_autoencoder", build_autoencoder, train_autoencoder)
+shapes_light_decoder = zoo.Recipe(
+    "shapes_light_decoder",
+    functools.partial(build_autoencoder, light=True),
+    train_light_decoder,
+)
+latent_t2i = zoo.Recipe("latent_t2i", build_latent_t2i, train_latent_t2i)
