@@ -34,7 +34,7 @@ from minidiff.recipes import shapes as shape_recipes
 
 NAME = "latent_diffusion"
 CONFIG = {
-    False: dict(n=200, nfe=15, scale=3.0, repeats=10),
+    False: dict(n=200, nfe=15, scale=3.0, repeats=30),
     True: dict(n=16, nfe=4, scale=3.0, repeats=2),
 }
 
@@ -50,7 +50,8 @@ def decoder_rows(full, light, x) -> list[dict]:
         with torch.no_grad():
             reconstruction = model.decode(z)
         row = profile.profile_row(name, model.decoder, z[:1] / model.scale)
-        row["model"] = "x".join(map(str, model.config["decoder_channels"]))
+        widths = "-".join(map(str, model.config["decoder_channels"]))
+        row["model"] = widths + (" separable" if model.config["separable"] else "")
         rows.append(dict(decoder=name, **row, psnr_db=autoencoder.psnr(reconstruction, x)))
     return rows
 
@@ -82,22 +83,20 @@ def sample_rows(denoiser, decoders, judge_net, cfg) -> list[dict]:
     return rows
 
 
-def pipeline_row(name, denoiser, decoder, in_shape, steps, repeats) -> dict:
-    """ms of one image: the text encoder once, the UNet `steps` times (batch 2), the decoder."""
+def pipeline_row(name, denoiser, decoder, in_shape, steps, ms) -> dict:
+    """ms of one image: the text encoder once, the UNet `steps` times (batch 2), the decoder;
+    ms(module, *inputs) times a network."""
     ids, mask = shape_recipes.encode(["a small red circle on the left", ""])
     with torch.no_grad():
         context = denoiser.net.encoder(ids, mask)
-    x, t = torch.randn(2, *in_shape), torch.full((2,), 0.5)
-    unet, time = denoiser.net.unet, dict(repeats=repeats)
-    row = dict(
-        pipeline=name, text_ms=profile.latency_ms(denoiser.net.encoder, ids[:1], mask[:1], **time)
-    )
-    row["unet_ms_per_step"] = profile.latency_ms(unet, x, t, context, mask, **time)
+    x, t, unet = torch.randn(2, *in_shape), torch.full((2,), 0.5), denoiser.net.unet
+    row = dict(pipeline=name, text_ms=ms(denoiser.net.encoder, ids[:1], mask[:1]))
+    row["unet_ms_per_step"] = ms(unet, x, t, context, mask)
     row["decoder_ms"] = 0.0
     gflops = profile.flops(unet, x, t, context, mask) * steps
     if decoder is not None:
         z = torch.randn(1, *in_shape)
-        row["decoder_ms"] = profile.latency_ms(decoder.decoder, z, **time)
+        row["decoder_ms"] = ms(decoder.decoder, z)
         gflops += profile.flops(decoder.decoder, z)
     row["steps"] = steps
     row["total_ms"] = row["text_ms"] + steps * row["unet_ms_per_step"] + row["decoder_ms"]
@@ -106,11 +105,18 @@ def pipeline_row(name, denoiser, decoder, in_shape, steps, repeats) -> dict:
 
 
 def pipeline_rows(efficient, full, light, cfg) -> list[dict]:
-    """One image at 32x32 in pixel space (no decoder) and in latent space (8x8x4)."""
-    side, steps, repeats = latent.SIZE // 4, cfg["nfe"], cfg["repeats"]
+    """One image at 32x32 in pixel space (no decoder) and in latent space (8x8x4); a network
+    that two pipelines share is timed once, so they share its number too."""
+    side, steps, timed = latent.SIZE // 4, cfg["nfe"], {}
     pixel, latent_shape = (3, latent.SIZE, latent.SIZE), (latent.Z_CHANNELS, side, side)
     sd_pixel = mobile_unet.mobile.ablation["sd_like"].build().eval()  # 3 channels in and out
     sd_latent = latent.build_latent_t2i("sd_like").eval()
+
+    def ms(module, *inputs):
+        if module not in timed:
+            timed[module] = profile.latency_ms(module, *inputs, warmup=5, repeats=cfg["repeats"])
+        return timed[module]
+
     pipelines = [
         ("pixel, SD-like UNet", sd_pixel, None, pixel),
         ("latent, SD-like UNet + full decoder", sd_latent, full, latent_shape),
@@ -118,7 +124,7 @@ def pipeline_rows(efficient, full, light, cfg) -> list[dict]:
         ("latent, efficient UNet + light decoder", efficient, light, latent_shape),
     ]
     return [
-        pipeline_row(name, denoiser, decoder, shape, steps, repeats)
+        pipeline_row(name, denoiser, decoder, shape, steps, ms)
         for name, denoiser, decoder, shape in tqdm(pipelines, desc="pipelines")
     ]
 

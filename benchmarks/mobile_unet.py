@@ -5,7 +5,8 @@ the highest resolution costs more accuracy than removing only its self-attention
 attention works when fine-tuned from the softmax model.
 
 Models: the zoo's recipes.mobile.ablation (one budget, batch order and seed each; only the UNet
-differs), plus "relu_swap": one_resblock's weights under ReLU attention with no fine-tuning.
+differs), plus "relu_swap": one_resblock's weights under ReLU attention with no fine-tuning, and
+the baseline and one_resblock trained LONG_STEPS (table "long": does the short budget's gap close?).
 Costs are the UNet's (the text encoder runs once per image, not per step): forward FLOPs for one
 image, median ms and peak MiB for a batch of `batch` at 1 thread. Quality: DDIM with CFG on
 one-object held-out captions; condition accuracy = % of samples whose shape, colour, size and
@@ -89,10 +90,10 @@ def with_deltas(row: dict, reference: dict) -> dict:
 def measure(fast: bool, cfg) -> dict[str, dict]:
     judge_net = zoo.load(recipes.shapes_classifier, fast=fast)
     data = t2i_bench.prompts(cfg["n"], 1)
-    names = [row[0] for row in mobile.CHAIN + mobile.CONTRASTS] + ["relu_swap"]
+    models = dict(mobile.ablation, **{f"{k}_long": r for k, r in mobile.long_runs.items()})
     rows = {}
-    for name in tqdm(names, desc="ablation models"):
-        denoiser = relu_swap(fast) if name == "relu_swap" else zoo.load(mobile.ablation[name], fast)
+    for name in tqdm([*models, "relu_swap"], desc="ablation models"):
+        denoiser = relu_swap(fast) if name == "relu_swap" else zoo.load(models[name], fast)
         rows[name] = dict(
             cost(denoiser, data.captions, cfg), **quality(denoiser, judge_net, data, cfg)
         )
@@ -114,16 +115,23 @@ def run(fast: bool = False) -> dict:
     swap = "one_resblock weights, softmax -> ReLU, no fine-tuning"
     contrasts.append(dict(model="relu_swap", change=swap, against="relu_finetune",
                           **with_deltas(rows["relu_swap"], rows["relu_finetune"])))  # fmt: skip
+    long_base, long_efficient = (
+        dict(model=f"{name}_long", steps=mobile.LONG_STEPS, **rows[f"{name}_long"])
+        for name in mobile.long_runs
+    )
     base, efficient = rows["sd_like"], rows[mobile.CHAIN[-1][0]]
     return dict(
         ablation=ablation,
         contrasts=contrasts,
+        long=[with_deltas(row, long_base) for row in (long_base, long_efficient)],
         figures=dict(
             flops_ratio=base["MFLOPs"] / efficient["MFLOPs"],
             ms_ratio=base["ms"] / efficient["ms"],
             params_ratio=base["params_k"] / efficient["params_k"],
             fd_change_pct=100 * (efficient["fd"] / base["fd"] - 1),
             accuracy_change_points=efficient["accuracy_pct"] - base["accuracy_pct"],
+            long_fd_change_pct=100 * (long_efficient["fd"] / long_base["fd"] - 1),
+            long_accuracy_change_points=long_efficient["accuracy_pct"] - long_base["accuracy_pct"],
             accuracy_pct={k: v["accuracy_pct"] for k, v in rows.items()},
             fd={k: v["fd"] for k, v in rows.items()},
             ms={k: v["ms"] for k, v in rows.items()},
@@ -134,4 +142,4 @@ def run(fast: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    report.benchmark_main(NAME, run, tables=("ablation", "contrasts"))
+    report.benchmark_main(NAME, run, tables=("ablation", "contrasts", "long"))

@@ -65,7 +65,7 @@ def test_the_efficient_unet_halves_the_flops_of_the_baseline():
 
 
 def test_fingerprints_hold_no_memory_addresses():
-    for recipe in mobile.ablation.values():
+    for recipe in [*mobile.ablation.values(), *mobile.long_runs.values()]:
         source = zoo._source(recipe.train) + zoo._source(recipe.build)
         assert " at 0x" not in source, recipe.name
 

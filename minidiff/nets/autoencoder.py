@@ -25,13 +25,12 @@ class Coder(nn.Module):
 
     def __init__(self, in_channels, out_channels, channels, up=False, separable=False):
         super().__init__()
-        resample = Upsample if up else Downsample
         self.conv_in = nn.Conv2d(in_channels, channels[0], 3, padding=1)
         blocks, width = [], channels[0]
         for i, c in enumerate(channels):
             blocks.append(ResBlock(width, c, None, separable))
             if i < len(channels) - 1:
-                blocks.append(resample(c))
+                blocks.append(Upsample(c, separable) if up else Downsample(c))
             width = c
         self.blocks = nn.Sequential(*blocks)
         self.conv_out = nn.Sequential(group_norm(width), nn.SiLU(), conv3x3(width, out_channels))

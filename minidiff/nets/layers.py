@@ -108,11 +108,12 @@ class Downsample(nn.Module):
 
 
 class Upsample(nn.Module):
-    """(B, C, H, W) -> (B, C, 2H, 2W): nearest-neighbour upsampling then a 3x3 conv (DDPM)."""
+    """(B, C, H, W) -> (B, C, 2H, 2W): nearest-neighbour upsampling then a 3x3 conv (DDPM),
+    separable if asked."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, separable: bool = False):
         super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv = conv3x3(channels, channels, separable)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(nn.functional.interpolate(x, scale_factor=2.0, mode="nearest"))

@@ -8,7 +8,7 @@ mobile.py: lesson 06's UNet ablation; latent.py: lesson 07's autoencoders and la
 
 from .digits import ClassConditional, digits_classifier, digits_unet
 from .latent import latent_t2i, shapes_autoencoder, shapes_light_decoder
-from .mobile import ablation
+from .mobile import ablation, long_runs
 from .shapes import shapes_classifier, shapes_t2i, t2i, text_encoders
 from .toy import ring_teacher
 
@@ -21,12 +21,13 @@ ALL = [
     *t2i.values(),
     shapes_t2i,
     *ablation.values(),
+    *long_runs.values(),
     shapes_autoencoder,
     shapes_light_decoder,
     latent_t2i,
 ]
 __all__ = [
     "ALL", "ClassConditional", "ablation", "digits_classifier", "digits_unet", "latent_t2i",
-    "ring_teacher", "shapes_autoencoder", "shapes_classifier", "shapes_light_decoder",
+    "long_runs", "ring_teacher", "shapes_autoencoder", "shapes_classifier", "shapes_light_decoder",
     "shapes_t2i", "t2i", "text_encoders",
 ]  # fmt: skip

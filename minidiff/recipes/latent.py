@@ -3,8 +3,9 @@ MobileDiffusion's lightweight decoder (Zhao et al. 2023, Sec. 3.4).
 
 * shapes_autoencoder: 32x32x3 <-> 8x8x4 (16-32-64 channels), MSE + 1e-3 KL on 20,000 one- or
   two-object images; its `scale` is set to 1 / std of the training latents.
-* shapes_light_decoder: the same encoder (copied, frozen) with a decoder of 32-16-8 separable
-  channels, trained to decode that encoder's latents into the images.
+* shapes_light_decoder: the same encoder (copied, frozen) with a decoder of the same widths made
+  of depthwise-separable convolutions (upsampling ones included), trained for 6,000 steps to
+  decode that encoder's latents into the images (decoder-only steps are cheap).
 * latent_t2i: lesson 06's efficient UNet layout (mobile.options("one_resblock"), softmax) on the
   8x8x4 latents of one-object images, text from the tiny frozen encoder, as lesson 06's models.
 """
@@ -22,7 +23,8 @@ from ..zoo import seeded_init
 from . import mobile
 from .shapes import ENCODERS, MAX_LEN, SEEDS, encode, null_condition, text_encoders, tokenizer
 
-SIZE, Z_CHANNELS, CHANNELS, LIGHT = 32, 4, (16, 32, 64), (32, 16, 8)
+# LIGHT: the light decoder's widths, those of the full decoder: only its convolutions change
+SIZE, Z_CHANNELS, CHANNELS, LIGHT = 32, 4, (16, 32, 64), (64, 32, 16)
 
 
 def images(fast: bool, max_objects: int = 2) -> shapes.Shapes:
@@ -72,7 +74,7 @@ def train_light_decoder(model, fast, progress):
         model,
         autoencoder.decoder_loss,
         images(fast).images,
-        steps=20 if fast else 2000,
+        steps=20 if fast else 6000,
         batch_size=32,
         lr=2e-3,
         ema_decay=0.9 if fast else 0.995,

@@ -8,7 +8,8 @@ expansion 4, GELU, softmax, full convolutions), each row keeping the changes abo
 the paper's two side experiments: removing the whole transformer at the highest resolution
 instead of only its self-attention, and ReLU attention trained from scratch instead of fine-tuned
 from the softmax model (the chain's last row: same weights, kernel swapped, then a short
-fine-tune).
+fine-tune). long_runs: the baseline and the efficient architecture trained LONG_STEPS, to see
+whether the short budget's quality differences survive longer training.
 """
 
 import functools
@@ -23,7 +24,7 @@ from ..sde import VP
 from ..zoo import seeded_init
 from .shapes import ENCODERS, MAX_LEN, SEEDS, SIZE, encode, null_condition, text_encoders, tokenizer
 
-STEPS, BATCH, FINETUNE_STEPS = 1500, 32, 300
+STEPS, BATCH, FINETUNE_STEPS, LONG_STEPS = 1500, 32, 300, 4000
 BASELINE = dict(
     high="self+cross",  # the transformer at 16x16: "self+cross", "cross" or None
     mid="self+cross",  # at 8x8
@@ -90,10 +91,11 @@ def build(name: str):
         return targets.Denoiser(text.TextConditional(encoder, unet), VP(), "v")
 
 
-def train_variant(model, fast, progress, init=None):
+def train_variant(model, fast, progress, init=None, steps=None):
     """The pre-trained tiny encoder (frozen), then v-prediction DSM with 10 % caption dropout on
-    20,000 one-object images; `init` (an ablation name): start from that trained model's weights
-    and fine-tune FINETUNE_STEPS at a quarter of the learning rate. Returns the EMA model."""
+    20,000 one-object images for `steps` (default STEPS); `init` (an ablation name): start from
+    that trained model's weights and fine-tune (default FINETUNE_STEPS) at a quarter of the
+    learning rate. Returns the EMA model."""
     if init is None:
         pretrained = zoo.load(text_encoders["tiny"], fast=fast, progress=progress)
         model.net.encoder.load_state_dict(pretrained.encoder.state_dict())
@@ -101,7 +103,8 @@ def train_variant(model, fast, progress, init=None):
         start = zoo.load(ablation[init], fast=fast, progress=progress)
         model.load_state_dict(start.state_dict())
     data = shapes.generate(1000 if fast else 20_000, SIZE, seed=SEEDS["train"], max_objects=1)
-    steps = FINETUNE_STEPS if init is not None else STEPS
+    if steps is None:
+        steps = STEPS if init is None else FINETUNE_STEPS
     history = train.fit(
         model,
         functools.partial(losses.cfg_dsm, sde=model.sde, null=null_condition()),
@@ -124,4 +127,13 @@ ablation = {  # name -> recipe; relu_finetune starts from one_resblock (init by 
         functools.partial(train_variant, init="one_resblock" if name == "relu_finetune" else None),
     )
     for name, *_ in CHAIN + CONTRASTS
+}
+long_runs = {  # the baseline and the efficient architecture (softmax) at LONG_STEPS: does the
+    # quality gap of the short budget close with training?
+    name: zoo.Recipe(
+        f"mobile_{name}_long",
+        functools.partial(build, name),
+        functools.partial(train_variant, steps=LONG_STEPS),
+    )
+    for name in ("sd_like", "one_resblock")
 }
