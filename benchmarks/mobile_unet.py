@@ -49,7 +49,7 @@ def unet_inputs(denoiser, captions):
 
 
 def cost(denoiser, captions, cfg) -> dict:
-    """The UNet's parameters, GFLOPs for one image, ms and peak MiB for a batch."""
+    """The UNet's parameters (thousands), MFLOPs for one image, ms and peak MiB for a batch."""
     unet, inputs = denoiser.net.unet, unet_inputs(denoiser, captions[: cfg["batch"]])
     return dict(
         params_k=profile.count_params(unet) / 1e3,
