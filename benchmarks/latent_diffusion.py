@@ -26,7 +26,7 @@ if __package__ in (None, ""):  # run as a script: make the sibling benchmarks im
 
 from benchmarks import mobile_unet
 from benchmarks import text_to_image as t2i_bench
-from minidiff import fd, profile, recipes, report, samplers, schedules, zoo
+from minidiff import fd, profile, recipes, report, zoo
 from minidiff.data import shapes
 from minidiff.nets import autoencoder, classifier
 from minidiff.recipes import latent
@@ -57,14 +57,10 @@ def decoder_rows(full, light, x) -> list[dict]:
 
 
 def sample_latents(denoiser, captions, scale, nfe, seed=0) -> torch.Tensor:
-    """DDIM with CFG in latent space: (B, 4, 8, 8) latents for the captions."""
-    ids, mask = shape_recipes.encode(captions)
-    guided = samplers.cfg(denoiser, scale, (ids, mask), shape_recipes.null_condition(len(ids)))
+    """DDIM with CFG in latent space (lesson 05's sampler): (B, 4, 8, 8) latents for captions."""
     side = latent.SIZE // 4
-    x = torch.randn(
-        len(ids), latent.Z_CHANNELS, side, side, generator=torch.Generator().manual_seed(seed)
-    )
-    return samplers.ddim(guided, denoiser.sde, x, schedules.uniform(nfe))
+    shape = (latent.Z_CHANNELS, side, side)
+    return t2i_bench.sample(denoiser, captions, scale, nfe, seed=seed, shape=shape)
 
 
 def sample_rows(denoiser, decoders, judge_net, cfg) -> list[dict]:

@@ -51,12 +51,13 @@ def prompts(n: int, objects: int) -> shapes.Shapes:
     )
 
 
-def sample(denoiser, captions, scale: float, nfe: int, threshold="none", seed=0):
+def sample(denoiser, captions, scale: float, nfe: int, threshold="none", seed=0, shape=(3, 16, 16)):
     """DDIM (eta = 0) with CFG at `scale` and a THRESHOLDS wrapper on the guided x0_hat; the
-    final images before clipping (to measure how far they overshoot [-1, 1])."""
+    final images (or latents: `shape` per sample) before clipping (to measure how far they
+    overshoot [-1, 1])."""
     ids, mask = shape_recipes.encode(captions)
     guided = samplers.cfg(denoiser, scale, (ids, mask), shape_recipes.null_condition(len(ids)))
-    x = torch.randn(len(ids), 3, 16, 16, generator=torch.Generator().manual_seed(seed))
+    x = torch.randn(len(ids), *shape, generator=torch.Generator().manual_seed(seed))
     return samplers.ddim(THRESHOLDS[threshold](guided), denoiser.sde, x, schedules.uniform(nfe))
 
 
