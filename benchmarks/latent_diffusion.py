@@ -67,25 +67,30 @@ def sample_rows(denoiser, decoders, judge_net, cfg) -> list[dict]:
     """Condition accuracy and FD of the latent model's samples through each decoder."""
     data = t2i_bench.prompts(cfg["n"], 1)
     z = sample_latents(denoiser, data.captions, cfg["scale"], cfg["nfe"])
+    return [
+        dict(decoder=name, **judge_latents(z, model, judge_net, data))
+        for name, model in decoders.items()
+    ]
+
+
+@torch.no_grad()
+def judge_latents(z, decoder, judge_net, data: shapes.Shapes) -> dict:
+    """Condition accuracy (shape, colour, size, position) and FD of latents z for data's captions,
+    decoded and pooled from 32x32 to the judge's 16x16."""
+    images = F.avg_pool2d(decoder.decode(z).clamp(-1, 1), 2)
+    right = t2i_bench.all_right(judge_net, images, data, 1, mobile_unet.ATTRIBUTES)
     real = classifier.features(judge_net, data.images)
-    rows = []
-    for name, model in decoders.items():
-        with torch.no_grad():
-            images = F.avg_pool2d(model.decode(z).clamp(-1, 1), 2)  # 32x32 -> the judge's 16x16
-        right = t2i_bench.all_right(judge_net, images, data, 1, mobile_unet.ATTRIBUTES)
-        accuracy = 100 * right.double().mean().item()
-        feats = classifier.features(judge_net, images)
-        rows.append(dict(decoder=name, accuracy_pct=accuracy, fd=fd.fd(feats, real)))
-    return rows
+    feats = classifier.features(judge_net, images)
+    return dict(accuracy_pct=100 * right.double().mean().item(), fd=fd.fd(feats, real))
 
 
-def pipeline_row(name, denoiser, decoder, in_shape, steps, ms) -> dict:
-    """ms of one image: the text encoder once, the UNet `steps` times (batch 2), the decoder;
-    ms(module, *inputs) times a network."""
-    ids, mask = shape_recipes.encode(["a small red circle on the left", ""])
+def pipeline_row(name, denoiser, decoder, in_shape, steps, ms, batch=2) -> dict:
+    """ms of one image: the text encoder once, the UNet `steps` times (batch 2 for CFG's two
+    halves, 1 without CFG), the decoder; ms(module, *inputs) times a network."""
+    ids, mask = shape_recipes.encode(["a small red circle on the left", ""][:batch])
     with torch.no_grad():
         context = denoiser.net.encoder(ids, mask)
-    x, t, unet = torch.randn(2, *in_shape), torch.full((2,), 0.5), denoiser.net.unet
+    x, t, unet = torch.randn(batch, *in_shape), torch.full((batch,), 0.5), denoiser.net.unet
     row = dict(pipeline=name, text_ms=ms(denoiser.net.encoder, ids[:1], mask[:1]))
     row["unet_ms_per_step"] = ms(unet, x, t, context, mask)
     row["decoder_ms"] = 0.0
@@ -100,19 +105,27 @@ def pipeline_row(name, denoiser, decoder, in_shape, steps, ms) -> dict:
     return row
 
 
+def timer(repeats: int):
+    """ms(module, *inputs): median ms at 1 thread, measured once per module and input shapes."""
+    timed = {}
+
+    def ms(module, *inputs):
+        key = (module, tuple(tuple(v.shape) for v in inputs))
+        if key not in timed:
+            timed[key] = profile.latency_ms(module, *inputs, warmup=5, repeats=repeats)
+        return timed[key]
+
+    return ms
+
+
 def pipeline_rows(efficient, full, light, cfg) -> list[dict]:
     """One image at 32x32 in pixel space (no decoder) and in latent space (8x8x4); a network
     that two pipelines share is timed once, so they share its number too."""
-    side, steps, timed = latent.SIZE // 4, cfg["nfe"], {}
+    side, steps = latent.SIZE // 4, cfg["nfe"]
     pixel, latent_shape = (3, latent.SIZE, latent.SIZE), (latent.Z_CHANNELS, side, side)
     sd_pixel = mobile_unet.mobile.ablation["sd_like"].build().eval()  # 3 channels in and out
     sd_latent = latent.build_latent_t2i("sd_like").eval()
-
-    def ms(module, *inputs):
-        if module not in timed:
-            timed[module] = profile.latency_ms(module, *inputs, warmup=5, repeats=cfg["repeats"])
-        return timed[module]
-
+    ms = timer(cfg["repeats"])
     pipelines = [
         ("pixel, SD-like UNet", sd_pixel, None, pixel),
         ("latent, SD-like UNet + full decoder", sd_latent, full, latent_shape),

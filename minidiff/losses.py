@@ -60,8 +60,12 @@ def dsm(denoiser, x0, *cond, sde: SDE, weighting=snr_weight, t=None, eps=None, g
     if eps is None:
         eps = noise_like(x0, generator)
     xt = sde.add_noise(x0, t, eps)
-    err = ((denoiser(xt, t, *cond) - x0) ** 2).flatten(1).mean(1)
-    return (weighting(sde, t) * err).mean()
+    return weighted_mse(denoiser(xt, t, *cond), x0, weighting(sde, t))
+
+
+def weighted_mse(x0_hat, x0, w):
+    """mean_b w_b ||x0_hat_b - x0_b||^2 / d: the x0 regression every diffusion loss is."""
+    return (w * ((x0_hat - x0) ** 2).flatten(1).mean(1)).mean()
 
 
 def drop_conditions(cond: tuple, null: tuple, p: float = 0.1, generator=None) -> tuple:

@@ -3,14 +3,16 @@
 Each recipe is two plain functions (build, train) bundled in a zoo.Recipe; fast mode trains a
 tiny version. python -m minidiff.recipes [--fast] trains whatever is missing from the cache.
 toy.py: lesson 03's ring teacher; digits.py: lesson 04; shapes.py: lesson 05 onwards;
-mobile.py: lesson 06's UNet ablation; latent.py: lesson 07's autoencoders and latent model.
+mobile.py: lesson 06's UNet ablation; latent.py: lesson 07's autoencoders and latent model;
+distill.py: lesson 08's progressive distillation rounds and UFOGen runs.
 """
 
+from . import distill
 from .digits import ClassConditional, digits_classifier, digits_unet
 from .latent import latent_t2i, shapes_autoencoder, shapes_light_decoder
 from .mobile import ablation, long_runs
 from .shapes import shapes_classifier, shapes_t2i, t2i, text_encoders
-from .toy import ring_teacher
+from .toy import ring_teacher, ring_v_teacher
 
 ALL = [
     ring_teacher,
@@ -25,9 +27,14 @@ ALL = [
     shapes_autoencoder,
     shapes_light_decoder,
     latent_t2i,
+    ring_v_teacher,
+    distill.ring_ufogen,
+    *distill.pd.values(),
+    distill.ufogen,
+    distill.ufogen_random_d,
 ]
 __all__ = [
-    "ALL", "ClassConditional", "ablation", "digits_classifier", "digits_unet", "latent_t2i",
-    "long_runs", "ring_teacher", "shapes_autoencoder", "shapes_classifier", "shapes_light_decoder",
-    "shapes_t2i", "t2i", "text_encoders",
+    "ALL", "ClassConditional", "ablation", "digits_classifier", "digits_unet", "distill",
+    "latent_t2i", "long_runs", "ring_teacher", "ring_v_teacher", "shapes_autoencoder",
+    "shapes_classifier", "shapes_light_decoder", "shapes_t2i", "t2i", "text_encoders",
 ]  # fmt: skip

@@ -8,7 +8,7 @@ guidance.py: classifier-free guidance (Ho & Salimans 2022) and static/dynamic th
 """
 
 from .discrete import ddim, ddpm
-from .guidance import cfg, dynamic_threshold, static_threshold
+from .guidance import cfg, cfg_denoiser, dynamic_threshold, static_threshold
 from .ode import euler, heun, pf_ode, pf_ode_velocity
 from .sde import euler_maruyama, langevin, predictor_corrector, reverse_sde
 
@@ -16,6 +16,7 @@ __all__ = [
     "ddim",
     "ddpm",
     "cfg",
+    "cfg_denoiser",
     "dynamic_threshold",
     "static_threshold",
     "euler",

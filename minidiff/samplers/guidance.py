@@ -35,6 +35,18 @@ def cfg(denoiser, scale: float, cond, null_cond):
     return guided
 
 
+def cfg_denoiser(denoiser, scale: float, null_cond):
+    """denoiser(x, t, *cond) -> guided x0_hat, with the conditions given at each call (a guided
+    teacher during distillation); null_cond: the null conditions, batch 1 or like x."""
+    null_cond = _as_tuple(null_cond)
+
+    def guided(x, t, *cond):
+        null = tuple(None if n is None else n.expand(len(x), *n.shape[1:]) for n in null_cond)
+        return cfg(denoiser, scale, cond, null)(x, t)
+
+    return guided
+
+
 def static_threshold(denoiser, limit: float = 1.0):
     """x0_hat clipped to [-limit, limit] (Ho et al. 2020's clip_denoised)."""
     if not limit > 0:

@@ -1,0 +1,131 @@
+"""UFOGen: one-step generation by diffusion-GAN fine-tuning (Xu et al. 2023, CVPR 2024).
+
+The generator G is the pretrained denoiser, x0_hat = G(x_t, t, *cond); the discriminator D is
+made from the same network (gan.Discriminator). One iteration, as the first author's
+train_ufo.py but in continuous time (t in [0, 1]; jump = 1 / num_times = 1/4):
+    t ~ U(t_min, 1),  t' = max(t - jump, 0),  x_t = alpha_t x0 + sigma_t eps,  x0_hat = G(x_t, t)
+    real_t' ~ q(x_t' | x0),  fake_t' ~ q(x_t' | x0_hat)      (fresh noise for each)
+    D step (every d_every-th iteration): L_D(D(real_t', t'), D(fake_t', t'))
+    G step: w(t) ||x0_hat - x0||^2 + adv_weight L_G(D(fake_t', t'))
+Notable choices: the fake is x0_hat *forward-noised* to t' (DDGAN and SIDDM use the posterior
+q(x_t' | x_t, x0_hat)), so D judges x0_hat itself and G learns to output samples: one step from
+pure noise works. w = snr is UFOGen's L_simple (the eps loss) in x0 units. Each player's step
+differentiates its own parameters only, so a step never touches the other player.
+Sampling with k steps (train_ufo.py): x0_hat = G(x, t_i); x = q(x_{t_{i+1}} | x0_hat).
+"""
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from .. import gan, losses, schedules, targets, train
+from ..checks import check_int
+from ..sde import noise_like
+
+
+class UFOGen:
+    """The two players and their AdamW optimisers; d_step and g_step each update one of them."""
+
+    def __init__(
+        self, generator, discriminator, lr=1e-5, lr_d=1e-5, jump=0.25, adv_weight=1.0,
+        loss="non_saturating", r1=0.0,
+    ):  # fmt: skip
+        if not 0 < jump <= 1:
+            raise ValueError(f"jump: expected a float in (0, 1], got {jump!r}")
+        for name, value in dict(lr=lr, lr_d=lr_d, adv_weight=adv_weight).items():
+            if not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"{name}: expected a positive float, got {value!r}")
+        if not isinstance(r1, (int, float)) or r1 < 0:
+            raise ValueError(f"r1: expected a float >= 0 (the R1 weight gamma), got {r1!r}")
+        self.G, self.D, self.sde = generator, discriminator, generator.sde
+        self.jump, self.adv_weight, self.loss, self.r1 = jump, adv_weight, gan.check_loss(loss), r1
+        self.weighting = losses.snr_weight  # UFOGen's L_simple
+        self.g_params = [p for p in generator.parameters() if p.requires_grad]
+        self.d_params = [p for p in discriminator.parameters() if p.requires_grad]
+        self.opt_g = torch.optim.AdamW(self.g_params, lr=lr, weight_decay=0.0)
+        self.opt_d = torch.optim.AdamW(self.d_params, lr=lr_d, weight_decay=0.0)
+
+    def _noised(self, x0, *cond, generator=None):
+        """t, t', x0_hat = G(x_t, t) (with grad), and real and fake forward-noised to t'."""
+        t = schedules.sample_uniform(len(x0), generator=generator, device=x0.device, dtype=x0.dtype)
+        t_prime = (t - self.jump).clamp(min=0)
+        x0_hat = self.G(self.sde.add_noise(x0, t, noise_like(x0, generator)), t, *cond)
+        real = self.sde.add_noise(x0, t_prime, noise_like(x0, generator))
+        fake = self.sde.add_noise(x0_hat, t_prime, noise_like(x0, generator))
+        return t, t_prime, x0_hat, real, fake
+
+    def _update(self, loss, params, optimizer, who: str) -> float:
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"UFOGen: the {who} loss is {loss.item()}; try a lower lr")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward(inputs=params)  # this player's parameters only
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        return loss.item()
+
+    def d_step(self, x0, *cond, generator=None) -> float:
+        self.D.train()
+        with torch.no_grad():
+            _, t_prime, _, real, fake = self._noised(x0, *cond, generator=generator)
+        d_real, d_fake = self.D(real, t_prime, *cond), self.D(fake, t_prime, *cond)
+        loss = gan.discriminator_loss(d_real, d_fake, self.loss)
+        if self.r1 > 0:
+            loss = loss + self.r1 / 2 * gan.r1_penalty(self.D, real, t_prime, *cond)
+        return self._update(loss, self.d_params, self.opt_d, "discriminator")
+
+    def g_step(self, x0, *cond, generator=None) -> tuple[float, float]:
+        """One generator step; returns (total loss, reconstruction part)."""
+        self.G.train()
+        t, t_prime, x0_hat, _, fake = self._noised(x0, *cond, generator=generator)
+        recon = losses.weighted_mse(x0_hat, x0, self.weighting(self.sde, t))
+        adversarial = gan.generator_loss(self.D(fake, t_prime, *cond), self.loss)
+        total = recon + self.adv_weight * adversarial
+        return self._update(total, self.g_params, self.opt_g, "generator"), recon.item()
+
+
+@dataclass
+class History:
+    """fit's record: losses per iteration and the EMA generator's weights at `snapshots`."""
+
+    d_loss: list = field(default_factory=list)
+    g_loss: list = field(default_factory=list)
+    recon: list = field(default_factory=list)
+    snapshots: dict = field(default_factory=dict)
+    ema: train.EMA | None = None
+
+
+def fit(ufogen: UFOGen, data, *, steps, batch_size=64, d_every=2, ema_decay=0.99,
+        snapshots=(), generator=None, progress=None) -> History:  # fmt: skip
+    """Alternate the players on random minibatches of data (x0, *cond): a D step every d_every-th
+    iteration, a G step every iteration, then the EMA of G (train_ufo.py: d_every 2, EMA 0.99)."""
+    check_int("steps", steps, 1)
+    check_int("d_every", d_every, 1)
+    data = train._as_tuple(data, "data")
+    generator = generator or torch.Generator().manual_seed(0)
+    history = History(ema=train.EMA(ufogen.G, ema_decay))
+    device = next(ufogen.G.parameters()).device
+    for step in tqdm(range(1, steps + 1), desc="UFOGen", disable=not progress):
+        idx = torch.randint(len(data[0]), (batch_size,), generator=generator)
+        batch = [d[idx].to(device) for d in data]
+        if (step - 1) % d_every == 0:
+            history.d_loss.append(ufogen.d_step(*batch, generator=generator))
+        total, recon = ufogen.g_step(*batch, generator=generator)
+        history.g_loss.append(total)
+        history.recon.append(recon)
+        history.ema.update(ufogen.G)
+        if step in snapshots:
+            history.snapshots[step] = copy.deepcopy(history.ema.model.state_dict())
+    return history
+
+
+@torch.no_grad()
+def sample(G, x, ts, *cond, generator=None):
+    """UFOGen's k-step sampler on the grid ts (k = len(ts) - 1; one step: ts = [1, 0]): the
+    generator's x0_hat, forward-noised to the next time, until t = 0."""
+    ts = schedules.check_times(ts)
+    for t, s in schedules.pairs(ts):
+        x0_hat = targets.denoise(G, x, t, *cond)
+        x = G.sde.add_noise(x0_hat, s, noise_like(x0_hat, generator)) if s > 0 else x0_hat
+    return x

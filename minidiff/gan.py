@@ -1,0 +1,88 @@
+"""GAN pieces for one-step generators: a discriminator made from a denoiser network, its losses
+and the R1 penalty.
+
+Discriminator: UFOGen (Xu et al. 2023, Sec. 4) initialises D from the pretrained diffusion UNet.
+Here D(x_t, t, *cond) is a copy of the denoiser's network with its output layer swapped for a
+one-channel logit layer, averaged over positions (for a UNet, a patch discriminator that sees
+the time and the text like the denoiser did; for an MLP, one logit). Pass a freshly built
+network instead of the pretrained one to get a randomly initialised D of the same shape.
+Losses, on logits (Goodfellow et al. 2014's non-saturating form; Lim & Ye 2017's hinge):
+    non_saturating:  L_D = softplus(-D(real)) + softplus(D(fake)),   L_G = softplus(-D(fake))
+    hinge:           L_D = relu(1 - D(real)) + relu(1 + D(fake)),    L_G = -D(fake)
+(softplus(-l) = -log sigmoid(l): the binary cross-entropy of UFOGen's reference code.)
+R1 (Mescheder et al. 2018, Eq. 9): E ||grad_x D(x_real)||^2, to be weighted by gamma / 2.
+"""
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+LOSSES = ("non_saturating", "hinge")
+
+
+def _logit_layer(final: nn.Module) -> nn.Module:
+    """A fresh layer like `final` (nn.Linear, or nn.Sequential ending in nn.Conv2d), one output."""
+    if isinstance(final, nn.Linear):
+        return nn.Linear(final.in_features, 1)
+    if isinstance(final, nn.Sequential) and isinstance(final[-1], nn.Conv2d):
+        conv = final[-1]
+        head = nn.Conv2d(conv.in_channels, 1, conv.kernel_size, padding=conv.padding)
+        return nn.Sequential(*final[:-1], head)
+    raise TypeError(
+        f"net: expected a final_layer that is a Linear or ends in a Conv2d, got {final}"
+    )
+
+
+class Discriminator(nn.Module):
+    """D(x, t, *cond) -> logits (B,): a deep copy of `net` (an MLP, a UNet, or a TextConditional
+    holding one as .unet) whose final_layer outputs one channel, averaged over positions.
+    The copy keeps net's requires_grad flags (a frozen text encoder stays frozen)."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        body = copy.deepcopy(net)
+        host = getattr(body, "unet", body)
+        if not hasattr(host, "final_layer"):
+            raise TypeError(
+                f"net: expected a network with a final_layer (MLP, UNet, TextConditional), "
+                f"got {type(net).__name__}"
+            )
+        host.final_layer = _logit_layer(host.final_layer)
+        self.body = body
+        self.config = dict(discriminator=getattr(net, "config", {}))
+
+    def forward(self, x, t, *cond):
+        return self.body(x, t, *cond).flatten(1).mean(1)
+
+
+def check_loss(loss: str) -> str:
+    if loss not in LOSSES:
+        raise ValueError(f"loss: expected one of {LOSSES}, got {loss!r}")
+    return loss
+
+
+def discriminator_loss(real_logits, fake_logits, loss: str = "non_saturating"):
+    """L_D, averaged over the batch: real pushed up, fake pushed down."""
+    if check_loss(loss) == "hinge":
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def generator_loss(fake_logits, loss: str = "non_saturating"):
+    """L_G, averaged over the batch: the generator pushes D(fake) up."""
+    if check_loss(loss) == "hinge":
+        return -fake_logits.mean()
+    return F.softplus(-fake_logits).mean()
+
+
+def r1_penalty(discriminator, x_real, *args):
+    """E_b ||grad_x D(x_real_b, *args)||^2, differentiable (create_graph) for the D step.
+    Attention runs on SDPA's math kernel here: the fused CPU kernel has no double backward."""
+    x_real = x_real.detach().requires_grad_(True)
+    with sdpa_kernel(SDPBackend.MATH):
+        logits = discriminator(x_real, *args)
+    (grad,) = torch.autograd.grad(logits.sum(), x_real, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()

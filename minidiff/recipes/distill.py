@@ -1,0 +1,132 @@
+"""Zoo recipes for lesson 08: 8 steps by progressive distillation, 1 step by UFOGen, from lesson
+07's latent text-to-image model (latent_t2i: the efficient UNet on 8x8x4 latents).
+
+* pd[n], n = 32, 16, 8, 4, 2, 1: progressive distillation rounds (distill.progressive). The first
+  round's teacher is latent_t2i guided at SCALE with 64 DDIM steps (CFG-aware, as SnapFusion);
+  each later round's teacher is the previous student. ROUND_STEPS iterations of batch 64 each,
+  the student starting from its teacher's weights; the EMA student.
+* ufogen, ufogen_random_d: UFOGen fine-tuning of latent_t2i (distill.diffusion_gan), the
+  discriminator made from latent_t2i's network or from a freshly built one (its text encoder the
+  same pre-trained one); the model is the EMA generator at SNAPSHOTS iterations (Snapshots).
+* ring_ufogen: UFOGen on lesson 03's 2-D ring teacher, the toy view (Snapshots too).
+"""
+
+import functools
+
+import torch
+from torch import nn
+
+from .. import gan, samplers, train, zoo
+from ..data import toy2d
+from ..distill import diffusion_gan, progressive
+from . import latent, toy
+from .shapes import encode, null_condition
+
+SCALE, TEACHER_STEPS, ROUNDS = 3.0, 64, (32, 16, 8, 4, 2, 1)
+# JUMP: UFOGen's t - t' (1/num_times); 1/4 leaves our VP's t' = 3/4 at SNR 0.0035 (lesson 08)
+ROUND_STEPS, JUMP = 400, 0.5
+SNAPSHOTS = {False: (100, 250, 500, 1000, 1500), True: (1, 2, 3, 4, 6)}  # by fast
+RING_SNAPSHOTS = {False: (250, 500, 1000, 2000, 3000), True: (1, 2, 3, 4, 6)}
+
+
+class Snapshots(nn.Module):
+    """models[i]: a model after steps[i] training iterations (a buffer, set by training)."""
+
+    def __init__(self, build, count: int = len(SNAPSHOTS[False])):
+        super().__init__()
+        self.models = nn.ModuleList(build() for _ in range(count))
+        self.register_buffer("steps", torch.zeros(count, dtype=torch.long))
+        self.config = dict(count=count, model=self.models[0].config)
+
+
+def training_set(fast: bool) -> tuple:
+    """(latents, ids, mask) of latent_t2i's training images and captions."""
+    ae = zoo.load(latent.shapes_autoencoder, fast=fast, progress=False)
+    data = latent.images(fast, max_objects=1)
+    with torch.no_grad():
+        latents = torch.cat([ae.latents(chunk) for chunk in data.images.split(500)])
+    return (latents, *encode(data.captions))
+
+
+def train_round(model, fast, progress, n):
+    """One round: the student (n steps) starts from its teacher (2n steps) and learns its steps."""
+    if n == ROUNDS[0]:
+        start = zoo.load(latent.latent_t2i, fast=fast, progress=progress)
+        teacher = samplers.cfg_denoiser(start, SCALE, null_condition())
+    else:
+        start = teacher = zoo.load(pd[2 * n], fast=fast, progress=progress)
+    model.load_state_dict(start.state_dict())
+    history = train.fit(
+        model,
+        functools.partial(progressive.loss, teacher=teacher, n=n),
+        training_set(fast),
+        steps=4 if fast else ROUND_STEPS,
+        batch_size=16 if fast else 64,
+        lr=1e-4,
+        ema_decay=0.9 if fast else 0.99,
+        generator=torch.Generator().manual_seed(10 + n),
+        progress=progress,
+    )
+    return history.ema.model
+
+
+def train_ufogen(model, fast, progress, pretrained_d=True):
+    """G = latent_t2i, D from latent_t2i (or freshly built); UFOGen on its training set."""
+    teacher = zoo.load(latent.latent_t2i, fast=fast, progress=progress)
+    generator = latent.build_latent_t2i()
+    generator.load_state_dict(teacher.state_dict())
+    d_net = latent.build_latent_t2i().net
+    d_net.encoder.load_state_dict(teacher.net.encoder.state_dict())
+    if pretrained_d:
+        d_net.load_state_dict(teacher.net.state_dict())
+    discriminator = gan.Discriminator(d_net)
+    ufogen = diffusion_gan.UFOGen(generator, discriminator, lr=1e-4, lr_d=1e-4, jump=JUMP)
+    data, batch = training_set(fast), 4 if fast else 32
+    return _fit_snapshots(model, ufogen, data, SNAPSHOTS[fast], batch, progress)
+
+
+def _fit_snapshots(model, ufogen, data, steps, batch_size, progress):
+    """diffusion_gan.fit, the EMA generator kept at `steps` iterations."""
+    history = diffusion_gan.fit(
+        ufogen,
+        data,
+        steps=steps[-1],
+        batch_size=batch_size,
+        snapshots=steps,
+        generator=torch.Generator().manual_seed(20),
+        progress=progress,
+    )
+    for snapshot, step in zip(model.models, steps):
+        snapshot.load_state_dict(history.snapshots[step])
+    model.steps.copy_(torch.tensor(steps))
+    return model
+
+
+def train_ring_ufogen(model, fast, progress):
+    """UFOGen on the ring's v-teacher: G and D from it, 50,000 ring samples, batch 256."""
+    teacher = zoo.load(toy.ring_v_teacher, fast=fast, progress=progress)
+    generator = toy.build_ring_teacher("v")
+    generator.load_state_dict(teacher.state_dict())
+    discriminator = gan.Discriminator(generator.net)
+    ufogen = diffusion_gan.UFOGen(generator, discriminator, lr=3e-4, lr_d=3e-4, jump=JUMP)
+    data = toy2d.ring().sample(50_000, generator=torch.Generator().manual_seed(0))
+    return _fit_snapshots(model, ufogen, data, RING_SNAPSHOTS[fast], 8 if fast else 256, progress)
+
+
+def build_ufogen():
+    return Snapshots(latent.build_latent_t2i)
+
+
+def build_ring_ufogen():
+    return Snapshots(functools.partial(toy.build_ring_teacher, "v"))
+
+
+pd = {
+    n: zoo.Recipe(f"pd_{n}", latent.build_latent_t2i, functools.partial(train_round, n=n))
+    for n in ROUNDS
+}
+ufogen = zoo.Recipe("ufogen", build_ufogen, train_ufogen)
+ufogen_random_d = zoo.Recipe(
+    "ufogen_random_d", build_ufogen, functools.partial(train_ufogen, pretrained_d=False)
+)
+ring_ufogen = zoo.Recipe("ring_ufogen", build_ring_ufogen, train_ring_ufogen)

@@ -1,0 +1,47 @@
+"""recipes.distill (lesson 08): the progressive distillation chain halves the steps and keeps the
+teacher's architecture, the UFOGen runs differ only in the discriminator's initialisation,
+Snapshots keep their iteration counts through a checkpoint, and no fingerprint holds a memory
+address."""
+
+import torch
+
+from minidiff import recipes, train, zoo
+from minidiff.recipes import distill, latent
+
+
+def test_the_rounds_halve_the_steps_down_to_one():
+    assert list(distill.pd) == list(distill.ROUNDS)
+    assert distill.ROUNDS[0] == distill.TEACHER_STEPS // 2 and distill.ROUNDS[-1] == 1
+    assert all(a == 2 * b for a, b in zip(distill.ROUNDS, distill.ROUNDS[1:]))
+    assert all(recipe.train.keywords == {"n": n} for n, recipe in distill.pd.items())
+
+
+def test_a_student_has_its_teachers_architecture():
+    teacher, student = latent.build_latent_t2i(), distill.pd[8].build()
+    assert student.config == teacher.config
+    student.load_state_dict(teacher.state_dict())  # strict: every tensor has its place
+
+
+def test_the_ufogen_runs_differ_only_in_the_discriminators_start():
+    assert distill.ufogen.build is distill.ufogen_random_d.build
+    assert distill.ufogen_random_d.train.func is distill.ufogen.train
+    assert distill.ufogen_random_d.train.keywords == {"pretrained_d": False}
+
+
+def test_snapshots_keep_their_steps_through_a_checkpoint(tmp_path):
+    model = distill.build_ring_ufogen()
+    assert len(model.models) == len(distill.RING_SNAPSHOTS[False]) == len(distill.SNAPSHOTS[True])
+    model.steps.copy_(torch.tensor(distill.RING_SNAPSHOTS[False]))
+    with torch.no_grad():
+        model.models[2].net.final_layer.bias.fill_(0.5)
+    train.save_checkpoint(tmp_path / "s.safetensors", model)
+    loaded = distill.build_ring_ufogen()
+    train.load_checkpoint(tmp_path / "s.safetensors", loaded)
+    assert loaded.steps.tolist() == list(distill.RING_SNAPSHOTS[False])
+    assert torch.equal(loaded.models[2].net.final_layer.bias, torch.full((2,), 0.5))
+
+
+def test_no_course_fingerprint_holds_a_memory_address():
+    for recipe in recipes.ALL:
+        source = zoo._source(recipe.train) + zoo._source(recipe.build)
+        assert " at 0x" not in source, recipe.name
