@@ -142,15 +142,17 @@ def ufogen_rows(teacher, light, judge_net, data, fast: bool) -> list[dict]:
 
 
 def final_rows(models, light, full, judge_net, data, cfg) -> list[dict]:
-    """Teacher at 50 steps with CFG, PD at 8, UFOGen at 1 (quality and ms per image), and the
-    lesson-06 SD-like UNet's pipeline at 50 steps with CFG (timed untrained, as lesson 07)."""
+    """Teacher at 50 steps with CFG, PD at 8, UFOGen at 1 (D from the denoiser, and random: the
+    last snapshot of each run), with quality and ms per image; and the lesson-06 SD-like UNet's
+    pipeline at 50 steps with CFG (timed untrained, as lesson 07)."""
     ms, shape = ld_bench.timer(cfg["repeats"]), noise(1).shape[1:]
-    teacher, pd_8, ufogen = models
+    teacher, pd_8, ufogen, ufogen_random_d = models
     rows = []
     for name, model, steps, latents in [
         (f"teacher, {TEACHER_STEPS} steps + CFG", teacher, TEACHER_STEPS, teacher_latents),
         ("PD, 8 steps", pd_8, 8, student_latents),
         ("UFOGen, 1 step", ufogen, 1, ufogen_latents),
+        ("UFOGen (D random), 1 step", ufogen_random_d, 1, ufogen_latents),
     ]:
         batch = 2 if model is teacher else 1
         z = latents(model, data.captions, steps)
@@ -174,8 +176,8 @@ def run(fast: bool = False) -> dict:
     light = zoo.load(latent.shapes_light_decoder, fast=fast)
     judge_net = zoo.load(recipes.shapes_classifier, fast=fast)
     data = t2i_bench.prompts(cfg["n"], 1)
-    ufogen = zoo.load(distill.ufogen, fast=fast)
-    models = (teacher, zoo.load(distill.pd[8], fast=fast), ufogen.models[-1])
+    runs = [zoo.load(recipe, fast=fast) for recipe in (distill.ufogen, distill.ufogen_random_d)]
+    models = (teacher, zoo.load(distill.pd[8], fast=fast), *(run.models[-1] for run in runs))
     result = dict(
         ring=ring_rows(fast, cfg),
         cost=cost_rows(teacher, light, cfg),
@@ -189,7 +191,7 @@ def run(fast: bool = False) -> dict:
 
 def figures(result: dict, cfg) -> dict:
     pd = {r["steps"]: r for r in result["pd"]}
-    teacher, pd_8, ufogen, latent_sd, pixel_sd = result["final"]
+    teacher, pd_8, ufogen, ufogen_random_d, latent_sd, pixel_sd = result["final"]
     curve = result["ufogen"]
     return dict(
         teacher_fd=teacher["fd"],
@@ -198,6 +200,9 @@ def figures(result: dict, cfg) -> dict:
         pd1_fd=pd[1]["pd_fd"],
         ufogen_fd=ufogen["fd"],
         ufogen_accuracy_gap_points=ufogen["accuracy_pct"] - teacher["accuracy_pct"],
+        ufogen_random_d_fd=ufogen_random_d["fd"],
+        ufogen_random_d_accuracy_gap_points=ufogen_random_d["accuracy_pct"]
+        - teacher["accuracy_pct"],
         ufogen_speedup_vs_baseline=latent_sd["ms"] / ufogen["ms"],
         ufogen_speedup_vs_pixel_baseline=pixel_sd["ms"] / ufogen["ms"],
         pd_fd={str(n): r["pd_fd"] for n, r in pd.items()},

@@ -2,15 +2,17 @@
 
 The generator G is the pretrained denoiser, x0_hat = G(x_t, t, *cond); the discriminator D is
 made from the same network (gan.Discriminator). One iteration, as the first author's
-train_ufo.py but in continuous time (t in [0, 1]; jump = 1 / num_times = 1/4):
+train_ufo.py but in continuous time (t in [0, 1]; jump = t - t'):
     t ~ U(t_min, 1),  t' = max(t - jump, 0),  x_t = alpha_t x0 + sigma_t eps,  x0_hat = G(x_t, t)
     real_t' ~ q(x_t' | x0),  fake_t' ~ q(x_t' | x0_hat)      (fresh noise for each)
     D step (every d_every-th iteration): L_D(D(real_t', t'), D(fake_t', t'))
     G step: w(t) ||x0_hat - x0||^2 + adv_weight L_G(D(fake_t', t'))
 Notable choices: the fake is x0_hat *forward-noised* to t' (DDGAN and SIDDM use the posterior
 q(x_t' | x_t, x0_hat)), so D judges x0_hat itself and G learns to output samples: one step from
-pure noise works. w = snr is UFOGen's L_simple (the eps loss) in x0 units. Each player's step
-differentiates its own parameters only, so a step never touches the other player.
+pure noise works. w = snr is UFOGen's L_simple (the eps loss) in x0 units. The default jump
+is 1/2, not train_ufo.py's 1/num_times = 1/4: on DDPM's linear schedule (our VP) t' = 3/4 has
+SNR 0.0035, and D learns nothing about one-step samples (lesson 08 measures it). Each player's
+step differentiates its own parameters only, so a step never touches the other player.
 Sampling with k steps (train_ufo.py): x0_hat = G(x, t_i); x = q(x_{t_{i+1}} | x0_hat).
 """
 
@@ -29,7 +31,7 @@ class UFOGen:
     """The two players and their AdamW optimisers; d_step and g_step each update one of them."""
 
     def __init__(
-        self, generator, discriminator, lr=1e-5, lr_d=1e-5, jump=0.25, adv_weight=1.0,
+        self, generator, discriminator, lr=1e-5, lr_d=1e-5, jump=0.5, adv_weight=1.0,
         loss="non_saturating", r1=0.0,
     ):  # fmt: skip
         if not 0 < jump <= 1:
@@ -66,6 +68,7 @@ class UFOGen:
         return loss.item()
 
     def d_step(self, x0, *cond, generator=None) -> float:
+        """One discriminator step (L_D, + r1/2 R1 on the real inputs); returns its loss."""
         self.D.train()
         with torch.no_grad():
             _, t_prime, _, real, fake = self._noised(x0, *cond, generator=generator)
@@ -101,6 +104,7 @@ def fit(ufogen: UFOGen, data, *, steps, batch_size=64, d_every=2, ema_decay=0.99
     """Alternate the players on random minibatches of data (x0, *cond): a D step every d_every-th
     iteration, a G step every iteration, then the EMA of G (train_ufo.py: d_every 2, EMA 0.99)."""
     check_int("steps", steps, 1)
+    check_int("batch_size", batch_size, 1)
     check_int("d_every", d_every, 1)
     data = train._as_tuple(data, "data")
     generator = generator or torch.Generator().manual_seed(0)
