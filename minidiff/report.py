@@ -42,7 +42,8 @@ def json_line(name: str, figures: dict) -> str:
 
 
 def benchmark_main(name: str, run, tables=("rows",), threads: int | None = None, argv=None) -> dict:
-    """The command line of benchmarks/NAME.py: `[--fast]`; prints its tables, then the JSON line.
+    """The command line of experiments.NAME (and benchmarks/NAME.py): `[--fast]`; prints its
+    tables, then the JSON line.
 
     run(fast) returns a dict holding the `tables` (lists of row dicts) and `figures`.
     """

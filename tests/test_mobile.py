@@ -6,8 +6,8 @@ the cheaper one, and fingerprints do not depend on memory addresses."""
 import pytest
 import torch
 
-from benchmarks import mobile_unet
 from minidiff import profile, zoo
+from minidiff.experiments import mobile_unet
 from minidiff.recipes import mobile
 
 

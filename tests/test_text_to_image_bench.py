@@ -1,11 +1,11 @@
-"""benchmarks/text_to_image.py's pieces: prompts are what they claim, thresholded samples stay
+"""experiments.text_to_image's pieces: prompts are what they claim, thresholded samples stay
 in the data range, and the judge's "all right" is the conjunction of its heads."""
 
 import torch
 
-from benchmarks import text_to_image as bench
 from minidiff import recipes
 from minidiff.data import shapes
+from minidiff.experiments import text_to_image as bench
 from minidiff.nets import classifier
 
 

@@ -5,7 +5,7 @@ import torch
 
 pytest.importorskip("diffusers")
 
-from benchmarks import unet_throughput as bench  # noqa: E402
+from minidiff.experiments import unet_throughput as bench  # noqa: E402
 
 TINY = dict(widths=(16, 32), attention=(False, True), num_res_blocks=1, num_heads=2)
 

@@ -7,7 +7,7 @@ zoo's digits classifier judges each sample (% classified as the requested digit)
 features of FD, measured against the 300-image test split and reported next to the FD between 300
 random train images and the test split (real vs real, equal n, since FD is biased by n).
 
-python benchmarks/digits_cfg.py [--fast]
+python -m minidiff.experiments.digits_cfg [--fast]
 """
 
 import json
@@ -64,6 +64,17 @@ def real_vs_real(judge_net, test_images, test_features) -> float:
     return fd.fd(classifier.features(judge_net, subset), test_features)
 
 
+def nfe_table(denoiser, judge_net, labels, test_features, scale: float, nfes) -> list:
+    """At CFG `scale`: judge's scores for every sampler of SAMPLERS at each NFE."""
+    nfe_rows = []
+    for name in SAMPLERS:
+        for nfe in nfes:
+            images = sample(denoiser, labels, scale, nfe, name)
+            scores = judge(judge_net, images, labels, test_features)
+            nfe_rows.append(dict(sampler=name, nfe=nfe, scale=scale, **scores))
+    return nfe_rows
+
+
 def run(fast: bool = False) -> dict:
     cfg = CONFIG[fast]
     judge_net = zoo.load(recipes.digits_classifier, fast=fast)
@@ -80,12 +91,7 @@ def run(fast: bool = False) -> dict:
             )
         )
     best = max(rows, key=lambda r: (r["accuracy_pct"], -r["scale"]))
-    nfe_rows = []
-    for name in SAMPLERS:
-        for nfe in cfg["nfes"]:
-            images = sample(denoiser, labels, best["scale"], nfe, name)
-            scores = judge(judge_net, images, labels, test_features)
-            nfe_rows.append(dict(sampler=name, nfe=nfe, scale=best["scale"], **scores))
+    nfe_rows = nfe_table(denoiser, judge_net, labels, test_features, best["scale"], cfg["nfes"])
     fd_real = real_vs_real(judge_net, test_images, test_features)
     rows.append(dict(scale="real: train vs test", nfe="-", accuracy_pct="-", fd=fd_real))
     test_accuracy = classifier.accuracy(judge_net, test_images, {"digit": test_labels})["digit"]
@@ -108,5 +114,10 @@ def run(fast: bool = False) -> dict:
     return dict(rows=rows, nfe_rows=nfe_rows, figures=figures)
 
 
+def main(argv: list[str] | None = None) -> dict:
+    """The command line: [--fast]; prints the tables, then one JSON line of figures."""
+    return report.benchmark_main(NAME, run, tables=("rows", "nfe_rows"), argv=argv)
+
+
 if __name__ == "__main__":
-    report.benchmark_main(NAME, run, tables=("rows", "nfe_rows"))
+    main()

@@ -13,24 +13,18 @@ the judge's features to the real images. Students sample without CFG (it is dist
 or absent: UFOGen): one network call per step. Latency: median ms at 1 thread for one image end
 to end (text encoder; UNet x steps at batch 2 with CFG, 1 without; decoder), as lesson 07.
 
-python benchmarks/distillation.py [--fast]
+python -m minidiff.experiments.distillation [--fast]
 """
-
-import sys
-from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-if __package__ in (None, ""):  # run as a script: make the sibling benchmarks importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks import latent_diffusion as ld_bench
-from benchmarks import mobile_unet
-from benchmarks import text_to_image as t2i_bench
 from minidiff import metrics, recipes, report, samplers, schedules, zoo
 from minidiff.data import toy2d
 from minidiff.distill import diffusion_gan
+from minidiff.experiments import latent_diffusion as ld_bench
+from minidiff.experiments import mobile_unet
+from minidiff.experiments import text_to_image as t2i_bench
 from minidiff.recipes import distill, latent
 from minidiff.recipes import shapes as shape_recipes
 
@@ -216,5 +210,12 @@ def figures(result: dict, cfg) -> dict:
     )
 
 
+def main(argv: list[str] | None = None) -> dict:
+    """The command line: [--fast]; prints the tables, then one JSON line of figures."""
+    return report.benchmark_main(
+        NAME, run, tables=("ring", "cost", "pd", "ufogen", "final"), argv=argv
+    )
+
+
 if __name__ == "__main__":
-    report.benchmark_main(NAME, run, tables=("ring", "cost", "pd", "ufogen", "final"))
+    main()

@@ -11,7 +11,7 @@ Errors of the mean are in units of the exact std; std errors are relative.
 Second claim: Euler-Maruyama's weak error is first order; for the OU process
 dx = -theta x dt + s dW from x = 0 the variance error at T = 1 halves when the steps double.
 
-Usage: python benchmarks/forward_sdes.py [--fast]
+Usage: python -m minidiff.experiments.forward_sdes [--fast]
 """
 
 import math
@@ -169,5 +169,10 @@ def run(fast: bool = False) -> dict:
     return dict(rows=rows, weak_rows=weak, figures=figures)
 
 
+def main(argv: list[str] | None = None) -> dict:
+    """The command line: [--fast]; prints the tables, then one JSON line of figures."""
+    return report.benchmark_main(NAME, run, tables=("rows", "weak_rows"), threads=1, argv=argv)
+
+
 if __name__ == "__main__":
-    report.benchmark_main(NAME, run, tables=("rows", "weak_rows"), threads=1)
+    main()

@@ -11,23 +11,17 @@ with DDIM and CFG on one-object held-out captions, decoded by each decoder; cond
 of 2 per step: CFG's conditional and unconditional halves); the SD-like and pixel-space UNets
 are timed untrained (their weights do not change their cost).
 
-python benchmarks/latent_diffusion.py [--fast]
+python -m minidiff.experiments.latent_diffusion [--fast]
 """
-
-import sys
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-if __package__ in (None, ""):  # run as a script: make the sibling benchmarks importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks import mobile_unet
-from benchmarks import text_to_image as t2i_bench
 from minidiff import fd, profile, recipes, report, zoo
 from minidiff.data import shapes
+from minidiff.experiments import mobile_unet
+from minidiff.experiments import text_to_image as t2i_bench
 from minidiff.nets import autoencoder, classifier
 from minidiff.recipes import latent
 from minidiff.recipes import shapes as shape_recipes
@@ -166,5 +160,10 @@ def run(fast: bool = False) -> dict:
     )
 
 
+def main(argv: list[str] | None = None) -> dict:
+    """The command line: [--fast]; prints the tables, then one JSON line of figures."""
+    return report.benchmark_main(NAME, run, tables=("decoders", "samples", "pipelines"), argv=argv)
+
+
 if __name__ == "__main__":
-    report.benchmark_main(NAME, run, tables=("decoders", "samples", "pipelines"))
+    main()

@@ -8,26 +8,26 @@
    This needs a velocity that is smooth in t: the MLPs use time_scale=50 in their sinusoidal
    time embedding. A contrast eps model, trained identically but with DDPM's time_scale=1000,
    shows how a wiggly-in-t network takes away Heun's advantage.
+Claim 2's solver code is in experiments.ode_solvers; this module trains the models and runs both.
 
-python benchmarks/likelihood.py [--fast]
+python -m minidiff.experiments.likelihood [--fast]
 """
 
 import functools
 import math
 
-import numpy as np
 import torch
 
-from minidiff import likelihood, losses, metrics, report, samplers, schedules, targets, train
+from minidiff import likelihood, losses, report, schedules, targets, train
 from minidiff import sde as sde_mod
 from minidiff.data import toy2d
+from minidiff.experiments import ode_solvers
+from minidiff.experiments.ode_solvers import SOLVERS, T0, sampling_grid  # noqa: F401 (lesson 03)
 from minidiff.nets import mlp
 
 NAME = "likelihood"
-T0 = 1e-3  # likelihood is evaluated at t0 (the data time of the ODE), as in Song et al. 2021
 WEIGHTINGS = {"eps": losses.snr_weight, "x0": losses.x0_weight, "v": losses.v_weight}
 CONTRAST = "eps, time_scale 1000"  # key of the contrast model in `models`
-SOLVERS = (("euler", samplers.euler, 1), ("heun", samplers.heun, 2))  # (name, solver, NFE/step)
 CONFIG = {  # the lesson's Settings cell uses the same numbers
     False: dict(
         steps=3000,
@@ -108,11 +108,6 @@ def likelihood_grid(sde, n: int) -> torch.Tensor:
     return schedules.log_snr(sde, n + 1, t_min=T0)[:-1].flip(0)
 
 
-def sampling_grid(sde, n: int) -> torch.Tensor:
-    """n steps uniform in log-SNR from 1 down to t0 (no final jump to 0: NFE is exact)."""
-    return schedules.log_snr(sde, n + 1, t_min=T0)[:-1]
-
-
 def nll_rows(models: dict, sde, mixture, x, cfg, seed: int = 0):
     """Exact-divergence PF-ODE NLL per model, the exact denoiser's, and the truth at t0."""
     ts = likelihood_grid(sde, cfg["nll_steps"])
@@ -156,56 +151,8 @@ def _se(v: torch.Tensor) -> float:
     return (v.std() / math.sqrt(len(v))).item()
 
 
-def solver_errors(model, sde, cfg, seed: int = 0):
-    """RMS distance of Euler/Heun PF-ODE samples from a fine Heun reference (same x1), per NFE."""
-    x1 = sde.prior_sample((cfg["n_ode"], 2), generator=torch.Generator().manual_seed(seed))
-    ref = samplers.pf_ode(model, sde, x1, sampling_grid(sde, cfg["ref_steps"]))
-    rows = []
-    for nfe in cfg["nfes"]:
-        for name, solver, nfe_per_step in SOLVERS:
-            x = samplers.pf_ode(
-                model, sde, x1, sampling_grid(sde, nfe // nfe_per_step), solver=solver
-            )
-            rows.append(
-                dict(
-                    solver=name,
-                    nfe=nfe,
-                    ode_error=(x - ref).pow(2).sum(1).mean().sqrt().item(),
-                    sw=None,
-                    x=x,
-                )
-            )
-    return rows, ref
-
-
-def nfe_ratio(rows) -> list:
-    """For each Heun NFE: the NFE Euler needs for the same ODE error, as (nfe, ratio) pairs.
-
-    Log-log interpolation between Euler's measured points. A Heun error below Euler's smallest
-    is extrapolated along the straight log-log line through Euler's last two points (Euler is
-    cleanly first order there: its error halves per doubling of NFE). A Heun error above Euler's
-    largest is skipped."""
-    eu = sorted((r["nfe"], r["ode_error"]) for r in rows if r["solver"] == "euler")
-    log_n, log_e = np.log([n for n, _ in eu]), np.log([e for _, e in eu])
-    slope = (log_e[-1] - log_e[-2]) / (log_n[-1] - log_n[-2])  # about -1
-    out = []
-    for r in rows:
-        if r["solver"] != "heun" or math.log(r["ode_error"]) > log_e.max():
-            continue
-        if math.log(r["ode_error"]) < log_e[-1]:
-            log_n_euler = log_n[-1] + (math.log(r["ode_error"]) - log_e[-1]) / slope
-        else:
-            log_n_euler = np.interp(-math.log(r["ode_error"]), -log_e, log_n)
-        out.append((r["nfe"], math.exp(log_n_euler) / r["nfe"]))
-    return out
-
-
-def run(fast: bool, models: dict | None = None, progress: bool = False) -> dict:
-    """Train what `models` lacks ('eps', 'x0', 'v' and CONTRAST -> trained denoiser), then measure.
-
-    NLL: every model. Solvers: the exact denoiser, the eps model and the CONTRAST eps model."""
-    cfg, (sde, mixture) = CONFIG[fast], problem()
-    data, val, test = datasets(mixture, cfg["n_test"])
+def train_missing(models: dict | None, sde, data, val, cfg, progress=False) -> dict:
+    """`models` plus a trained denoiser for each of 'eps', 'x0', 'v' and CONTRAST it lacks."""
     models = dict(models or {})
     for p in WEIGHTINGS:
         if p not in models:
@@ -214,20 +161,31 @@ def run(fast: bool, models: dict | None = None, progress: bool = False) -> dict:
         models[CONTRAST] = train_denoiser(
             "eps", sde, data, val, cfg, progress, time_scale=cfg["contrast_time_scale"]
         ).ema.model
+    return models
+
+
+def nll_figures(rows: list, cfg) -> dict:
+    """The JSON figures of the NLL claim, from nll_rows."""
+    trained = {r["model"].split(", ", 1)[1]: r for r in rows if r["model"].startswith("trained")}
+    return dict(
+        nll_true=rows[0]["nll_nats"],
+        nll_exact_denoiser_ode=rows[1]["nll_nats"],
+        nll_model={k: r["nll_nats"] for k, r in trained.items()},
+        nll_gap_nats={k: r["gap_nats"] for k, r in trained.items()},
+        nll_gap_pct={k: r["gap_pct"] for k, r in trained.items()},
+        time_scale=cfg["time_scale"],
+    )
+
+
+def run(fast: bool, models: dict | None = None, progress: bool = False) -> dict:
+    """Train what `models` lacks ('eps', 'x0', 'v' and CONTRAST -> trained denoiser), then measure.
+
+    NLL: every model. Solvers: the exact denoiser, the eps model and the CONTRAST eps model."""
+    cfg, (sde, mixture) = CONFIG[fast], problem()
+    data, val, test = datasets(mixture, cfg["n_test"])
+    models = train_missing(models, sde, data, val, cfg, progress)
     rows = nll_rows(models, sde, mixture, test, cfg)
-    solver_rows = {
-        "trained": solver_errors(models["eps"], sde, cfg)[0],
-        "scale1000": solver_errors(models[CONTRAST], sde, cfg)[0],
-        "exact": solver_errors(mixture.denoiser(sde), sde, cfg)[0],
-    }
-    true_x = mixture.sample(cfg["n_ode"], generator=torch.Generator().manual_seed(7))
-    g = torch.Generator().manual_seed(3)
-    for r in solver_rows["trained"]:
-        r["sw"] = metrics.sliced_wasserstein(r["x"], true_x, generator=g)
-    for rows_ in solver_rows.values():
-        for r in rows_:
-            r.pop("x")
-    ratios = {k: nfe_ratio(v) for k, v in solver_rows.items()}
+    solver_rows = ode_solvers.solver_runs(models["eps"], models[CONTRAST], sde, mixture, cfg)
     table = [
         {
             "": r["model"],
@@ -239,54 +197,12 @@ def run(fast: bool, models: dict | None = None, progress: bool = False) -> dict:
         }
         for r in rows
     ]
-    solver_table = []
-    for nfe in cfg["nfes"]:
-        e, h, e1k, h1k, ee, he = (
-            next(r for r in rows_ if r["nfe"] == nfe and r["solver"] == s)
-            for rows_ in solver_rows.values()
-            for s in ("euler", "heun")
-        )
-        solver_table.append(
-            {
-                "NFE": nfe,
-                "Euler err": e["ode_error"],
-                "Heun err": h["ode_error"],
-                "Euler err (ts 1000)": e1k["ode_error"],
-                "Heun err (ts 1000)": h1k["ode_error"],
-                "Euler err (exact D)": ee["ode_error"],
-                "Heun err (exact D)": he["ode_error"],
-                "Euler SW": e["sw"],
-                "Heun SW": h["sw"],
-            }
-        )
-    trained = {r["model"].split(", ", 1)[1]: r for r in rows if r["model"].startswith("trained")}
-
-    def median(pairs):
-        return float(np.median([k for _, k in pairs])) if pairs else None
-
-    def errors(rows_):
-        return {s: [r["ode_error"] for r in rows_ if r["solver"] == s] for s in ("euler", "heun")}
-
     figures = dict(
-        nll_true=rows[0]["nll_nats"],
-        nll_exact_denoiser_ode=rows[1]["nll_nats"],
-        nll_model={k: r["nll_nats"] for k, r in trained.items()},
-        nll_gap_nats={k: r["gap_nats"] for k, r in trained.items()},
-        nll_gap_pct={k: r["gap_pct"] for k, r in trained.items()},
-        time_scale=cfg["time_scale"],
-        euler_over_heun_nfe={str(n): k for n, k in ratios["trained"]},
-        euler_over_heun_nfe_median=median(ratios["trained"]),
-        euler_over_heun_nfe_scale1000={str(n): k for n, k in ratios["scale1000"]},
-        euler_over_heun_nfe_scale1000_median=median(ratios["scale1000"]),
-        euler_over_heun_nfe_exact_denoiser={str(n): k for n, k in ratios["exact"]},
-        ode_error=errors(solver_rows["trained"]),
-        ode_error_scale1000=errors(solver_rows["scale1000"]),
-        ode_error_exact_denoiser=errors(solver_rows["exact"]),
-        nfes=cfg["nfes"],
+        **nll_figures(rows, cfg), **ode_solvers.solver_figures(solver_rows), nfes=cfg["nfes"]
     )
     return dict(
         rows=table,
-        solver_rows=solver_table,
+        solver_rows=ode_solvers.solver_table(solver_rows, cfg["nfes"]),
         figures=figures,
         ode_rows=solver_rows["trained"],
         scale1000_rows=solver_rows["scale1000"],
@@ -294,5 +210,10 @@ def run(fast: bool, models: dict | None = None, progress: bool = False) -> dict:
     )
 
 
+def main(argv: list[str] | None = None) -> dict:
+    """The command line: [--fast]; prints the tables, then one JSON line of figures."""
+    return report.benchmark_main(NAME, run, tables=("solver_rows", "rows"), threads=None, argv=argv)
+
+
 if __name__ == "__main__":
-    report.benchmark_main(NAME, run, tables=("solver_rows", "rows"), threads=None)
+    main()

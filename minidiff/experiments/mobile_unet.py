@@ -12,20 +12,14 @@ image, median ms and peak MiB for a batch of `batch` at 1 thread. Quality: DDIM 
 one-object held-out captions; condition accuracy = % of samples whose shape, colour, size and
 position the shapes judge all reads as captioned; FD on the judge's features to the real images.
 
-python benchmarks/mobile_unet.py [--fast]
+python -m minidiff.experiments.mobile_unet [--fast]
 """
-
-import sys
-from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-if __package__ in (None, ""):  # run as a script: make the sibling benchmarks importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks import text_to_image as t2i_bench
 from minidiff import fd, profile, recipes, report, zoo
+from minidiff.experiments import text_to_image as t2i_bench
 from minidiff.nets import classifier
 from minidiff.recipes import mobile
 from minidiff.recipes import shapes as shape_recipes
@@ -141,5 +135,10 @@ def run(fast: bool = False) -> dict:
     )
 
 
+def main(argv: list[str] | None = None) -> dict:
+    """The command line: [--fast]; prints the tables, then one JSON line of figures."""
+    return report.benchmark_main(NAME, run, tables=("ablation", "contrasts", "long"), argv=argv)
+
+
 if __name__ == "__main__":
-    report.benchmark_main(NAME, run, tables=("ablation", "contrasts", "long"))
+    main()

@@ -8,7 +8,7 @@ last). Each sample is scored against true samples: sliced Wasserstein (and its f
 independent true samples of the same size), MMD, mode coverage/precision, and the mean true NLL
 -log p(x) (the mixture's entropy is the reference).
 
-    python benchmarks/reverse_samplers.py [--fast]
+    python -m minidiff.experiments.reverse_samplers [--fast]
 """
 
 import torch
@@ -55,13 +55,13 @@ def nfe_of(name: str, steps: int) -> int:
     return 2 * steps - 1 if name.startswith(("predictor-corrector", "PF-ODE Heun")) else steps
 
 
-def run(fast: bool = False) -> dict:
-    n = 600 if fast else 4000
-    budgets = [4, 16] if fast else [4, 8, 16, 32, 64, 128]
-    mix, vp = toy2d.grid(dtype=torch.float64), sdes.VP()
-    den = mix.denoiser(vp)
-    stds = mix.lam.sqrt()[:, 0]
-    proj = lambda: torch.Generator().manual_seed(0)  # noqa: E731  same SW projections everywhere
+def proj() -> torch.Generator:
+    """The seed of the SW projections: the same projections everywhere."""
+    return torch.Generator().manual_seed(0)
+
+
+def references(mix, n: int) -> tuple:
+    """(n true samples `ref`, SW of 5 independent true samples to ref: the floor, entropy)."""
     ref = mix.sample(n, generator=torch.Generator().manual_seed(1))
     floors = torch.tensor(
         [  # SW between independent true samples: the noise floor, 5 draws
@@ -73,18 +73,15 @@ def run(fast: bool = False) -> dict:
             for i in range(5)
         ]
     )
-    floor = floors.mean().item()
     entropy = -mix.log_prob(mix.sample(20 * n, generator=torch.Generator().manual_seed(3))).mean()
-    x1 = vp.prior_sample((n, 2), generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    return ref, floors, entropy
+
+
+def sampler_rows(runs: dict, budgets, x1, mix, ref, floor: float) -> tuple[list, dict]:
+    """One row per sampler of `runs` (see _samplers) and NFE budget; the samples by (name, NFE)."""
+    stds = mix.lam.sqrt()[:, 0]
     rows, out = [], {}
-    figures = {
-        "n": n,
-        "sw_floor": floor,
-        "sw_floor_min": floors.min().item(),
-        "sw_floor_max": floors.max().item(),
-        "entropy": entropy.item(),
-    }
-    for name, (sample, steps_for) in _samplers(den, vp).items():
+    for name, (sample, steps_for) in runs.items():
         for budget in budgets:
             steps = steps_for(budget)
             x = sample(x1, schedules.uniform(steps), torch.Generator().manual_seed(5))
@@ -104,6 +101,43 @@ def run(fast: bool = False) -> dict:
                     "NLL": -mix.log_prob(x).mean().item(),
                 }
             )
+    return rows, out
+
+
+def true_row(mix, n: int, ref, floor: float, entropy) -> dict:
+    """Fresh true samples scored like a sampler's: the row every sampler is compared with."""
+    stds = mix.lam.sqrt()[:, 0]
+    true = mix.sample(n, generator=torch.Generator().manual_seed(2))
+    true_cov, true_prec = metrics.mode_coverage(true, mix.means, stds)
+    return {
+        "sampler": "true samples (floor, mean of 5)",
+        "steps": 0,
+        "NFE": 0,
+        "SW": floor,
+        "SW / floor": 1.0,
+        "MMD": metrics.mmd_rbf(true[:2000], ref[:2000]),
+        "coverage": true_cov,
+        "precision": true_prec,
+        "NLL": entropy.item(),
+    }
+
+
+def run(fast: bool = False) -> dict:
+    n = 600 if fast else 4000
+    budgets = [4, 16] if fast else [4, 8, 16, 32, 64, 128]
+    mix, vp = toy2d.grid(dtype=torch.float64), sdes.VP()
+    den = mix.denoiser(vp)
+    ref, floors, entropy = references(mix, n)
+    floor = floors.mean().item()
+    x1 = vp.prior_sample((n, 2), generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    figures = {
+        "n": n,
+        "sw_floor": floor,
+        "sw_floor_min": floors.min().item(),
+        "sw_floor_max": floors.max().item(),
+        "entropy": entropy.item(),
+    }
+    rows, out = sampler_rows(_samplers(den, vp), budgets, x1, mix, ref, floor)
     for name in _samplers(den, vp):
         ok = [r["NFE"] for r in rows if r["sampler"] == name and r["SW / floor"] <= 1.5]
         figures[f"nfe_within_1.5x_floor/{name}"] = min(ok) if ok else None
@@ -114,23 +148,14 @@ def run(fast: bool = False) -> dict:
         out["PF-ODE Heun", top], out["reverse SDE (EM)", top], generator=proj()
     )
     figures["max_nfe"] = top
-    true = mix.sample(n, generator=torch.Generator().manual_seed(2))
-    true_cov, true_prec = metrics.mode_coverage(true, mix.means, stds)
-    rows.append(
-        {
-            "sampler": "true samples (floor, mean of 5)",
-            "steps": 0,
-            "NFE": 0,
-            "SW": floor,
-            "SW / floor": 1.0,
-            "MMD": metrics.mmd_rbf(true[:2000], ref[:2000]),
-            "coverage": true_cov,
-            "precision": true_prec,
-            "NLL": entropy.item(),
-        }
-    )
+    rows.append(true_row(mix, n, ref, floor, entropy))
     return {"rows": rows, "figures": figures}
 
 
+def main(argv: list[str] | None = None) -> dict:
+    """The command line: [--fast]; prints the tables, then one JSON line of figures."""
+    return report.benchmark_main(NAME, run, tables=("rows",), threads=1, argv=argv)
+
+
 if __name__ == "__main__":
-    report.benchmark_main(NAME, run, tables=("rows",), threads=1)
+    main()

@@ -11,7 +11,7 @@ also gives the features of FD against the real images of the same captions.
 Tables: guidance (accuracy and FD vs scale), thresholding (none / static / dynamic at high
 scales; Saharia et al. 2022, Sec. 2.3) and the Imagen grid (encoder size x UNet size, Sec. 4.4).
 
-python benchmarks/text_to_image.py [--fast]
+python -m minidiff.experiments.text_to_image [--fast]
 """
 
 import torch
@@ -158,5 +158,12 @@ def run(fast: bool = False) -> dict:
     return result
 
 
+def main(argv: list[str] | None = None) -> dict:
+    """The command line: [--fast]; prints the tables, then one JSON line of figures."""
+    return report.benchmark_main(
+        NAME, run, tables=("guidance", "thresholding", "grid", "real"), argv=argv
+    )
+
+
 if __name__ == "__main__":
-    report.benchmark_main(NAME, run, tables=("guidance", "thresholding", "grid", "real"))
+    main()

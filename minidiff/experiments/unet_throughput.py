@@ -10,7 +10,7 @@ Measured side by side in one process, same batch, same random data, AdamW step i
   FLOPs taken as 3x forward (backward ~ 2x forward, Kaplan et al. 2020), and model FLOP
   utilisation MFU = 3 fwd FLOPs x images/s / the machine's measured fp32 matmul peak.
 
-Usage: python benchmarks/unet_throughput.py [--fast] [--threads N]
+Usage: python -m minidiff.experiments.unet_throughput [--fast] [--threads N]
 """
 
 import argparse
@@ -75,7 +75,13 @@ def our_unet(widths, attention, num_res_blocks=1, num_heads=4) -> UNet:
 def diffusers_unet(widths, attention, num_res_blocks=1, num_heads=4, norm_groups=32):
     """diffusers' UNet2DModel with the same levels; AttnDown/AttnUp blocks where `attention`,
     attention in the middle block, `num_heads` heads at the lowest level."""
-    from diffusers import UNet2DModel  # a benchmark-only reference, never used by minidiff
+    try:
+        from diffusers import UNet2DModel  # a benchmark-only reference, never used by minidiff
+    except ImportError as error:
+        raise ImportError(
+            "unet_throughput compares with diffusers' UNet2DModel, which minidiff does not "
+            "install: pip install diffusers"
+        ) from error
 
     return UNet2DModel(
         sample_size=32,
@@ -227,8 +233,13 @@ def run(fast: bool = False) -> dict:
     return dict(rows=rows, figures=figures)
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> dict:
+    """The command line: [--fast] [--threads N] (default: all cores); tables, then a JSON line."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
-    args, rest = parser.parse_known_args()
-    report.benchmark_main(NAME, run, tables=("rows",), threads=args.threads, argv=rest)
+    args, rest = parser.parse_known_args(argv)
+    return report.benchmark_main(NAME, run, tables=("rows",), threads=args.threads, argv=rest)
+
+
+if __name__ == "__main__":
+    main()

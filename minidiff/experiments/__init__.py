@@ -1,0 +1,20 @@
+"""The course's experiments: the code behind each lesson's measured claims and its table.
+
+A lesson imports its module as `bench` (`from minidiff.experiments import welcome as bench`);
+`python -m minidiff.experiments.NAME [--fast]` (or, in a clone, `python benchmarks/NAME.py`)
+prints the same tables and, last, one JSON line of figures.
+
+| module | lesson |
+|---|---|
+| welcome | 00 welcome |
+| forward_sdes | 01 forward SDEs |
+| reverse_samplers | 02 scores and time reversal |
+| likelihood (with ode_solvers, its Euler vs Heun part) | 03 score matching and likelihood |
+| digits_cfg | 04 images |
+| unet_throughput (needs `pip install diffusers`) | 04 images (README figures, not the lesson) |
+| text_to_image | 05 text to image |
+| mobile_unet | 06 efficient UNet |
+| latent_diffusion | 07 latent diffusion |
+| distillation | 08 few-step distillation |
+| fit_overhead | the training loop's cost (README): fit vs a bare AdamW loop, ops per step |
+"""
