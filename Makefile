@@ -18,6 +18,7 @@ NBCONVERT := $(VENV)/bin/jupyter nbconvert --to notebook --execute \
 
 .NOTPARALLEL:
 .PHONY: setup lab test lint test-lib test-lessons course course-fast benchmarks zoo clean
+.PHONY: zoo-pack zoo-unpack zoo-fetch
 
 setup: $(STAMP)
 
@@ -37,8 +38,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 # The file browser opens on lessons/, with the whole repo (minidiff/ too) reachable.
 # Extra options go in LAB_ARGS, e.g. `make lab LAB_ARGS="--no-browser --port 8890"`.
+# As root (a container, a cloud VM, a workshop image) Jupyter refuses to start without --allow-root.
 lab: setup
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/lessons $(LAB_ARGS)
+	@as_root=; if [ "$$(id -u)" = 0 ]; then as_root=--allow-root; \
+	  echo "lab: running as root (a container or VM?), so Jupyter starts with --allow-root"; fi; \
+	$(VENV)/bin/jupyter lab $$as_root --ServerApp.root_dir="$(CURDIR)" \
+	  --LabApp.default_url=/lab/tree/lessons $(LAB_ARGS)
 
 test: setup lint test-lib test-lessons
 
@@ -92,6 +97,19 @@ benchmarks: setup
 # Train every zoo model missing from the cache ($$MINIDIFF_CACHE, default ~/.cache/minidiff).
 zoo: setup
 	@TIMEFORMAT='[time] zoo: %1R s'; time $(PY) -m minidiff.recipes
+
+# The trained zoo as one file (minidiff/archive.py): pack the cache into ARCHIVE (MINIDIFF_FAST=1:
+# the fast-mode models), or verify an archive (a file, or the URL it is served at) and unpack it.
+ARCHIVE ?= minidiff-zoo.zip
+zoo-pack: setup
+	@$(PY) -m minidiff.recipes pack "$(ARCHIVE)"
+
+zoo-unpack: setup
+	@$(PY) -m minidiff.recipes unpack "$(ARCHIVE)"
+
+zoo-fetch: setup
+	@test -n "$(URL)" || { echo "error: give the address: make zoo-fetch URL=https://..." >&2; exit 2; }
+	@$(PY) -m minidiff.recipes fetch "$(URL)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .minidiff-cache build dist *.egg-info

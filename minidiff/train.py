@@ -1,35 +1,35 @@
-"""The training loop, an EMA of the weights, and checkpoints that resume exactly.
+"""The training loop and an EMA of the weights; checkpoints (checkpoint.py) resume it exactly.
 
 fit() is DDPM's loop (Ho et al. 2020, Alg. 1) with AdamW and an EMA of the weights. Notable choices:
 * One CPU torch.Generator drives all randomness (minibatches, and loss_fn's noise) and is saved
   in checkpoints, so a stopped and resumed run equals an uninterrupted one bit for bit.
-* Weights go to safetensors with JSON metadata, optimizer and RNG state to `<path>.state.pt`;
-  each file is written to a temp file and then os.replace'd, so a crash never corrupts a checkpoint.
+* Host work per step does not grow with the model: AdamW fused (CPU, CUDA) or foreach, clipping
+  and the EMA as foreach ops, and no host sync: the losses are read back every log_every steps,
+  where the non-finite stop is checked (before any save, so a checkpoint never holds NaNs).
+* Under torchrun the ranks split each minibatch and average gradients (distributed.py).
 """
 
+import contextlib
+import contextvars
 import copy
-import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
-import safetensors.torch
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import distributed
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: F401
 from .checks import check_int
-
-FORMAT = "minidiff-checkpoint-1"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is corrupt, is not a minidiff checkpoint, or does not fit the model."""
 
 
 class EMA:
     """EMA of the weights, shadow = decay shadow + (1 - decay) param, in `ema.model`: a frozen
-    deep copy in eval mode. Buffers (e.g. norm statistics) are copied as they are."""
+    deep copy in eval mode. Frozen parameters and buffers (e.g. norm statistics) are copied."""
 
     def __init__(self, model: nn.Module, decay: float = 0.999):
         if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay < 1:
@@ -39,11 +39,19 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        params, buffers = dict(model.named_parameters()), dict(model.named_buffers())
-        for name, shadow in self.model.named_parameters():
-            shadow.mul_(self.decay).add_(params[name].detach(), alpha=1 - self.decay)
-        for name, shadow in self.model.named_buffers():
-            shadow.copy_(buffers[name])
+        """One foreach lerp over the trained parameters, one foreach copy of the rest: two ops
+        whatever the model's size; a frozen parameter's shadow stays bit-exact."""
+        averaged, copied = ([], []), ([], [])
+        for shadow, param in zip(self.model.parameters(), model.parameters()):
+            shadows, sources = averaged if param.requires_grad else copied
+            shadows.append(shadow)
+            sources.append(param)
+        copied[0].extend(self.model.buffers())
+        copied[1].extend(model.buffers())
+        if averaged[0]:
+            torch._foreach_lerp_(*averaged, 1.0 - self.decay)
+        if copied[0]:
+            torch._foreach_copy_(*copied)
 
 
 @dataclass
@@ -56,6 +64,37 @@ class History:
     val_loss: list = field(default_factory=list)
     ema: EMA | None = None
     seconds: float = 0.0
+
+
+def device_of(model: nn.Module) -> torch.device:
+    """The device of model's first parameter (or buffer); cpu for a model with neither."""
+    tensor = next(model.parameters(), None)
+    tensor = next(model.buffers(), None) if tensor is None else tensor
+    return torch.device("cpu") if tensor is None else tensor.device
+
+
+_checkpoints = contextvars.ContextVar("train_checkpoints", default=None)
+
+
+@contextlib.contextmanager
+def checkpoints_in(directory):
+    """fit() calls given no checkpoint save to directory/fit-1, fit-2, ... (in call order) and
+    resume from there: the zoo wraps each build in this, so an interrupted build resumes."""
+    token = _checkpoints.set([Path(directory), 0])
+    try:
+        yield
+    finally:
+        _checkpoints.reset(token)
+
+
+def next_checkpoint(suffix: str = ".safetensors") -> Path | None:
+    """Inside checkpoints_in(directory): the path for the next fit; None outside."""
+    scope = _checkpoints.get()
+    if scope is None:
+        return None
+    scope[1] += 1
+    scope[0].mkdir(parents=True, exist_ok=True)
+    return scope[0] / f"fit-{scope[1]}{suffix}"
 
 
 def _as_tuple(data, name: str) -> tuple:
@@ -81,20 +120,49 @@ def _check_fit_args(steps, batch_size, lr, log_every, generator) -> torch.Genera
     return generator
 
 
-def _train_step(model, loss_fn, data, batch_size, optimizer, ema, generator, step) -> float:
-    """One AdamW step on a random minibatch (indices drawn on the CPU), then the EMA update."""
-    model.train()
+def _adamw(model: nn.Module, lr: float) -> torch.optim.AdamW:
+    """AdamW in one fused kernel on the CPU and CUDA, in foreach form elsewhere (e.g. MPS)."""
+    fused = device_of(model).type in ("cpu", "cuda")
+    return torch.optim.AdamW(model.parameters(), lr=lr, fused=fused, foreach=not fused or None)
+
+
+def clip_gradients(params: list, max_norm: float) -> torch.Tensor:
+    """Scale the gradients so that their global L2 norm is at most max_norm (as
+    nn.utils.clip_grad_norm_, in a fixed handful of foreach ops and no host sync); the norm."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    torch._foreach_mul_(grads, torch.clamp(max_norm / (norm + 1e-6), max=1.0))
+    return norm
+
+
+def _train_step(model, loss_fn, data, batch_size, optimizer, ema, generator, step):
+    """One AdamW step on a random minibatch (indices drawn on the CPU; under torchrun each rank
+    takes its share), then the EMA update; returns the loss without a host sync."""
     idx = torch.randint(len(data[0]), (batch_size,), generator=generator)
-    device = next(model.parameters()).device
-    loss = loss_fn(model, *[d[idx].to(device) for d in data], generator=generator)
-    if not torch.isfinite(loss).all():
-        raise FloatingPointError(f"fit: the loss is {loss.item()} at step {step}; try a lower lr")
+    idx, noise_generator = distributed.shard(idx, generator, step)
+    idx = idx.to(data[0].device, non_blocking=True)
+    loss = loss_fn(model, *[d[idx] for d in data], generator=noise_generator)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    loss = distributed.average_gradients(model, loss.detach())
+    clip_gradients(list(model.parameters()), 1.0)
     optimizer.step()
     ema.update(model)
-    return loss.item()
+    return loss
+
+
+def _log(history: History, losses: list, last_step: int, bar) -> None:
+    """Read the pending losses back (one sync); stop at the first non-finite one."""
+    values = torch.stack(losses).float().cpu().tolist()
+    first = last_step - len(values) + 1
+    for step, value in enumerate(values, first):
+        if value != value or abs(value) == float("inf"):
+            raise FloatingPointError(f"fit: the loss is {value} at step {step}; try a lower lr")
+    history.steps += range(first, last_step + 1)
+    history.loss += values
+    bar.set_postfix(loss=f"{values[-1]:.4g}", refresh=False)
 
 
 @torch.no_grad()
@@ -109,142 +177,52 @@ def evaluate(model, loss_fn, data, batch_size: int = 256, seed: int = 0) -> floa
     return total / len(data[0])
 
 
-def fit(
-    model,
-    loss_fn,
-    data,
-    *,
-    steps,
-    batch_size=256,
-    lr=1e-3,
-    ema_decay=0.999,
-    val_data=None,
-    checkpoint=None,
-    generator=None,
-    progress=None,
-    log_every=100,
-) -> History:
-    """Train `model` by AdamW on random minibatches of `data` (a tensor or tuple of tensors), with
-    loss_fn(model, *batch, generator=generator) -> scalar. Every `log_every` steps and at the end:
-    the EMA model's loss on `val_data`, and a save to `checkpoint` (a path), resumed if present."""
+def _resume(checkpoint, model, state: dict, given: bool) -> int:
+    """load_checkpoint; a build's own checkpoint that can't be read (killed mid-save) is dropped
+    and the fit starts afresh, which, every seed being fixed, ends where it would have."""
+    try:
+        return load_checkpoint(checkpoint, model, **state)
+    except CheckpointError as err:
+        if given:
+            raise
+        warnings.warn(f"fit: starting afresh, {checkpoint} is unusable ({err})", stacklevel=3)
+        return 0
+
+
+def fit(model, loss_fn, data, *, steps, batch_size=256, lr=1e-3, ema_decay=0.999, val_data=None,
+        checkpoint=None, generator=None, progress=None, log_every=100, compile=False):  # fmt: skip
+    """Train `model` by AdamW on random minibatches of `data` (a tensor or tuple of tensors, moved
+    once to the model's device), with loss_fn(model, *batch, generator=generator) -> scalar. Every
+    `log_every` steps and at the end: the non-finite check, the EMA model's loss on `val_data`,
+    and a save to `checkpoint` (a path; default: see checkpoints_in), resumed if present.
+    compile=True runs the forward and backward through torch.compile (off by default: it pays
+    only for long runs on a GPU, after a compile of a minute or more)."""
     generator = _check_fit_args(steps, batch_size, lr, log_every, generator)
-    data = _as_tuple(data, "data")
+    rank = distributed.setup(model, batch_size)
+    data = tuple(d.to(device_of(model)) for d in _as_tuple(data, "data"))
     val_data = None if val_data is None else _as_tuple(val_data, "val_data")
-    optimizer, ema = torch.optim.AdamW(model.parameters(), lr=lr), EMA(model, ema_decay)
+    given, checkpoint = checkpoint is not None, checkpoint or next_checkpoint()
+    optimizer, ema = _adamw(model, lr), EMA(model, ema_decay)
     state = dict(ema=ema, optimizer=optimizer, generator=generator)  # what a checkpoint restores
     history, start, t0 = History(ema=ema), 0, time.perf_counter()
     if checkpoint is not None and os.path.exists(checkpoint):
-        start = load_checkpoint(checkpoint, model, **state)
-    bar = tqdm(range(start + 1, steps + 1), initial=start, total=steps, disable=not progress)
+        start = _resume(checkpoint, model, state, given)
+    forward = torch.compile(model) if compile else model  # the same parameters either way
+    steps_left = range(start + 1, steps + 1)
+    bar = tqdm(steps_left, initial=start, total=steps, disable=not progress or rank != 0)
+    losses = []
     for step in bar:
-        loss = _train_step(model, loss_fn, data, batch_size, optimizer, ema, generator, step)
-        history.steps.append(step)
-        history.loss.append(loss)
-        bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
-        if val_data is not None and (step % log_every == 0 or step == steps):
+        model.train()
+        loss = _train_step(forward, loss_fn, data, batch_size, optimizer, ema, generator, step)
+        losses.append(loss)
+        if step % log_every and step != steps:
+            continue
+        _log(history, losses, step, bar)
+        losses = []
+        if val_data is not None:
             history.val_steps.append(step)
             history.val_loss.append(evaluate(ema.model, loss_fn, val_data, batch_size))
-        if checkpoint is not None and (step % log_every == 0 or step == steps):
+        if checkpoint is not None and rank == 0:
             save_checkpoint(checkpoint, model, step=step, **state)
     history.seconds = time.perf_counter() - t0
     return history
-
-
-def _atomic_write(path: str, write) -> None:
-    """write(tmp) to a temp file beside `path`, then os.replace it onto `path` (atomic)."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def save_checkpoint(path, model, *, ema=None, optimizer=None, step=0, generator=None) -> None:
-    """Weights (EMA ones as `ema.*`) and metadata (format, class, step, JSON of model.config) to
-    the safetensors file `path`; step, optimizer and generator state to `<path>.state.pt`."""
-    path, step = os.fspath(path), int(step)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    if ema is not None:
-        ema_state = ema.model.state_dict().items()
-        tensors |= {f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema_state}
-    meta = {"format": FORMAT, "class": type(model).__name__, "step": str(step)}
-    if getattr(model, "config", None) is not None:
-        meta["config"] = json.dumps(model.config)
-    _atomic_write(path, lambda tmp: safetensors.torch.save_file(tensors, tmp, metadata=meta))
-    optimizer_state = None if optimizer is None else optimizer.state_dict()
-    generator_state = None if generator is None else generator.get_state()
-    # written second: if a crash comes in between, load_checkpoint sees that the steps differ
-    state = {"step": step, "optimizer": optimizer_state, "generator": generator_state}
-    _atomic_write(path + ".state.pt", lambda tmp: torch.save(state, tmp))
-
-
-def _diff(a: dict, b: dict) -> str:
-    """'key: stored a[key], expected b[key]' for the first keys where a, b differ (None: absent)."""
-    keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
-    return "; ".join(f"{k}: stored {a.get(k)!r}, expected {b.get(k)!r}" for k in keys[:8])
-
-
-def _read(read, path: str, *args):
-    """read(path, *args), turning any failure into a CheckpointError that names the file."""
-    try:
-        return read(path, *args)
-    except Exception as err:
-        raise CheckpointError(f"{path} is corrupt or not a minidiff checkpoint ({err})") from err
-
-
-def _read_weights(path: str):
-    with safetensors.safe_open(path, framework="pt") as f:
-        meta, tensors = f.metadata() or {}, {k: f.get_tensor(k) for k in f.keys()}
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"metadata format is {meta.get('format')!r}, expected {FORMAT!r}")
-    return meta["class"], json.loads(meta.get("config", "null")), int(meta["step"]), tensors
-
-
-def _read_state(path: str, step: int, names: list) -> dict:
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("step") != step:
-        raise ValueError(f"its step differs from the weights' {step}: was a save interrupted?")
-    if missing := [name for name in names if state.get(name) is None]:
-        raise ValueError(f"it was saved without {' and '.join(missing)} state")
-    return state
-
-
-def _check_fits(path: str, module: nn.Module, tensors: dict, what: str) -> None:
-    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
-    stored = {k: tuple(v.shape) for k, v in tensors.items()}
-    if stored != expected:
-        raise CheckpointError(f"{path} does not fit the {what} (shapes): {_diff(stored, expected)}")
-
-
-def load_checkpoint(path, model, *, ema=None, optimizer=None, generator=None) -> int:
-    """Load a save_checkpoint file into `model` (and ema, optimizer, generator); returns its step.
-
-    Raises FileNotFoundError, or CheckpointError (nothing loaded) if the checkpoint is corrupt or
-    comes from another class, config or set of tensors."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"path: no checkpoint file at {path}")
-    stored_class, config, step, weights = _read(_read_weights, path)
-    expected = json.loads(json.dumps(getattr(model, "config", None) or {}))  # as JSON stores it
-    if (stored_class, config or {}) != (type(model).__name__, expected):
-        raise CheckpointError(
-            f"{path} was saved from a {stored_class}, this model is a {type(model).__name__}; "
-            f"config differences: {_diff(config or {}, expected) or 'none'}"
-        )
-    ema_weights = {k[4:]: weights.pop(k) for k in list(weights) if k.startswith("ema.")}
-    _check_fits(path, model, weights, "model")
-    if ema is not None:
-        _check_fits(path, ema.model, ema_weights, "EMA model")
-    names = [n for n, o in [("optimizer", optimizer), ("generator", generator)] if o is not None]
-    state = _read(_read_state, path + ".state.pt", step, names) if names else {}
-    model.load_state_dict(weights)
-    if ema is not None:
-        ema.model.load_state_dict(ema_weights)
-    if optimizer is not None:
-        optimizer.load_state_dict(state["optimizer"])
-    if generator is not None:
-        generator.set_state(state["generator"])
-    return step

@@ -1,42 +1,60 @@
 """The model zoo: named recipes that train a model once, then load it from a local cache.
 
-A Recipe says how to build a model and how to train it. load(recipe) returns the trained model:
-from the cache if a checkpoint made by the same recipe is there, otherwise it trains (progress
-bar), saves and returns it. "The same" is a fingerprint: the recipe's name and version, the source
-of its build and train functions, the model's config and the budget (fast or full), so an edited
-recipe is retrained, never silently reused. Edits to library code a recipe calls are not seen:
-bump the recipe's version. Cache: $MINIDIFF_CACHE, default ~/.cache/minidiff; nothing downloads.
+A Recipe says how to build a model and how to train it, and names the recipes it loads (needs).
+load(recipe) returns the trained model (on the CPU): from the cache if a checkpoint made by the
+same recipe is there, otherwise it trains (on runtime.device()), saves and returns it. "The same"
+is a fingerprint: the recipe's name and version, the source of its build and train functions (read
+when the recipe is made, so editing a file during a build changes nothing), the model's config, the
+budget (fast or full) and the fingerprints of its needs, so an edited recipe is retrained, never
+silently reused. Edits to library code a recipe calls are not seen: bump the recipe's version.
+A build checkpoints every train.fit it runs in `<name>-<mode>.partial-<fp>/`: an interrupted build
+resumes there and ends bit-identical to an uninterrupted one. Nothing downloads (see archive.py).
 """
 
 import contextlib
+import contextvars
 import functools
 import hashlib
 import inspect
 import json
-import os
+import shutil
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from . import train
+from . import __version__, distributed, runtime, train
+from .checkpoint import atomic_write
+from .runtime import cache_dir, fast_mode  # noqa: F401  (zoo.cache_dir, zoo.fast_mode)
+
+
+def _source(f) -> str:
+    if isinstance(f, functools.partial):
+        return _source(f.func) + repr((f.args, sorted(f.keywords.items())))
+    return inspect.getsource(f)
 
 
 @dataclass(frozen=True)
 class Recipe:
     """name: the cache file's stem; build() -> untrained model; train(model, fast, progress) ->
     trained model of the same class and config (e.g. the EMA copy); version: bump it when code the
-    recipe calls changes."""
+    recipe calls changes; needs: the recipes its train function loads."""
 
     name: str
     build: Callable[[], nn.Module]
     train: Callable[[nn.Module, bool, bool], nn.Module]
     version: int = 1
+    needs: tuple = ()
+    source: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        if not all(isinstance(r, Recipe) for r in self.needs):
+            raise TypeError(f"needs: expected a tuple of zoo.Recipe, got {self.needs!r}")
+        object.__setattr__(self, "source", _source(self.build) + "\n" + _source(self.train))
 
 
 @contextlib.contextmanager
@@ -48,30 +66,16 @@ def seeded_init(seed: int = 0):
         yield
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("MINIDIFF_CACHE") or Path.home() / ".cache" / "minidiff")
-
-
-def fast_mode() -> bool:
-    """True when MINIDIFF_FAST=1: recipes train tiny versions (CI, quick looks)."""
-    return os.environ.get("MINIDIFF_FAST") == "1"
-
-
-def _source(f) -> str:
-    if isinstance(f, functools.partial):
-        return _source(f.func) + repr((f.args, sorted(f.keywords.items())))
-    return inspect.getsource(f)
-
-
-def fingerprint(recipe: Recipe, model: nn.Module, fast: bool) -> str:
+@functools.lru_cache(maxsize=None)
+def fingerprint(recipe: Recipe, fast: bool) -> str:
     """sha256 of what determines the trained weights (see the module docstring)."""
     parts = dict(
         name=recipe.name,
         version=recipe.version,
         fast=fast,
-        build=_source(recipe.build),
-        train=_source(recipe.train),
-        config=getattr(model, "config", None),
+        source=recipe.source,
+        config=getattr(recipe.build(), "config", None),
+        needs={r.name: fingerprint(r, fast) for r in recipe.needs},
     )
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -80,13 +84,20 @@ def path_of(recipe: Recipe, fast: bool, root: Path | None = None) -> Path:
     return Path(root or cache_dir()) / f"{recipe.name}-{'fast' if fast else 'full'}.safetensors"
 
 
+def _partial_dir(path: Path, fp: str) -> Path:
+    """Where a build's unfinished checkpoints live; other fingerprints' leftovers are removed."""
+    for stale in path.parent.glob(f"{path.stem}.partial-*"):
+        if stale.name != f"{path.stem}.partial-{fp[:16]}":
+            shutil.rmtree(stale, ignore_errors=True)
+    return path.parent / f"{path.stem}.partial-{fp[:16]}"
+
+
 def _cached(path: Path, model: nn.Module, fp: str) -> bool:
     """Load path into model if its fingerprint matches; False (with the reason) otherwise."""
-    meta_path = path.with_suffix(".json")
     if not path.exists():
         return False
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(path.with_suffix(".json").read_text())
     except (OSError, ValueError):
         meta = {}
     if meta.get("fingerprint") != fp:
@@ -100,30 +111,65 @@ def _cached(path: Path, model: nn.Module, fp: str) -> bool:
     return True
 
 
+_building = contextvars.ContextVar("zoo_building", default=None)  # the recipe being trained
+
+
+def _check_needed(recipe: Recipe) -> None:
+    parent = _building.get()
+    if parent is not None and recipe not in parent.needs:
+        raise RuntimeError(
+            f"recipe {parent.name!r} loads {recipe.name!r} but does not name it "
+            f"in needs=; add it, so that its fingerprint sees {recipe.name!r}"
+        )
+
+
+def _train(recipe: Recipe, model: nn.Module, fast: bool, progress: bool, partial: Path):
+    """recipe.train on runtime.device(), checkpointing its fits in `partial`; the model on CPU."""
+    device = runtime.device()
+    if progress:
+        resumed = " (resuming from its checkpoint)" if any(partial.glob("*.safetensors")) else ""
+        print(f"zoo: training {recipe.name} on {device}{resumed}")
+    token = _building.set(recipe)
+    try:
+        with train.checkpoints_in(partial):
+            model = recipe.train(model.to(device), fast, progress)
+    finally:
+        _building.reset(token)
+    return model.cpu()
+
+
+def _store(path: Path, model: nn.Module, meta: dict) -> None:
+    """The weights, then the json that marks them complete (with the device and versions)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    train.save_checkpoint(path, model)
+    meta |= dict(device=str(runtime.device()), torch=torch.__version__, minidiff=__version__)
+    atomic_write(path.with_suffix(".json"), lambda f: f.write(json.dumps(meta).encode()))
+
+
 def load(recipe: Recipe, fast: bool | None = None, progress: bool = True, root=None) -> nn.Module:
-    """The trained model of `recipe` (eval mode, frozen), trained now if not cached."""
+    """The trained model of `recipe` (on the CPU, eval mode, frozen), trained now if not cached."""
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe: expected a zoo.Recipe, got {type(recipe).__name__}")
+    _check_needed(recipe)
     fast = fast_mode() if fast is None else fast
     model = recipe.build()
-    path, fp = path_of(recipe, fast, root), fingerprint(recipe, model, fast)
+    path, fp = path_of(recipe, fast, root), fingerprint(recipe, fast)
     if not _cached(path, model, fp):
-        start = time.perf_counter()
-        model = recipe.train(model, fast, progress)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        train.save_checkpoint(path, model)
-        meta = dict(fingerprint=fp, seconds=round(time.perf_counter() - start, 1), fast=fast)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, path.with_suffix(".json"))  # written last: marks the weights complete
+        start, partial = time.perf_counter(), _partial_dir(path, fp)
+        model = _train(recipe, model, fast, progress, partial)
+        if distributed.world()[0] == 0:  # under torchrun, rank 0 writes
+            seconds = round(time.perf_counter() - start, 1)
+            _store(path, model, dict(fingerprint=fp, seconds=seconds, fast=fast))
+            shutil.rmtree(partial, ignore_errors=True)
+        distributed.barrier()
     return model.eval().requires_grad_(False)
 
 
-def build_all(recipes, fast: bool | None = None, root=None) -> dict:
-    """Train (or find) every recipe; returns {name: seconds this call spent on it}."""
-    seconds = {}
-    for recipe in tqdm(recipes, desc="zoo"):
-        start = time.perf_counter()
-        load(recipe, fast=fast, progress=True, root=root)
-        seconds[recipe.name] = round(time.perf_counter() - start, 1)
-    return seconds
+def is_cached(recipe: Recipe, fast: bool, root=None) -> bool:
+    """True if the cache holds recipe's model with its current fingerprint (weights not read)."""
+    path = path_of(recipe, fast, root)
+    try:
+        meta = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return False
+    return path.exists() and meta.get("fingerprint") == fingerprint(recipe, fast)

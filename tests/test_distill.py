@@ -176,3 +176,26 @@ def test_cfg_denoiser_equals_cfg_with_bound_conditions():
     null = torch.tensor([0])
     guided = samplers.cfg_denoiser(denoiser, 2.5, null)(x, t, y)
     torch.testing.assert_close(guided, samplers.cfg(denoiser, 2.5, y, null.expand(3))(x, t))
+
+
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_a_resumed_ufogen_fit_ends_where_an_uninterrupted_one_does(tmp_path):
+    data, path = torch.randn(500, 2) * 0.5 + 1.0, tmp_path / "ufogen.pt"
+    kw = dict(batch_size=32, snapshots=(50, 250))
+    straight = ufogen(seed=5)
+    history = diffusion_gan.fit(straight, data, steps=250, generator=gen(4), **kw)
+    first = ufogen(seed=5)
+    diffusion_gan.fit(first, data, steps=150, checkpoint=path, generator=gen(4), **kw)
+    resumed = ufogen(seed=6)  # other weights and generator: all come from the checkpoint
+    resumed_history = diffusion_gan.fit(resumed, data, steps=250, checkpoint=path, generator=gen(9),
+                                        **kw)  # fmt: skip
+    for module, other in [(straight.G, resumed.G), (straight.D, resumed.D)]:
+        assert not changed(module, snapshot(other))
+    assert not changed(history.ema.model, snapshot(resumed_history.ema.model))
+    assert set(resumed_history.snapshots) == {50, 250}
+    for step in (50, 250):
+        for k, v in history.snapshots[step].items():
+            assert torch.equal(resumed_history.snapshots[step][k], v)

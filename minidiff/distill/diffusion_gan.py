@@ -17,12 +17,15 @@ Sampling with k steps (train_ufo.py): x0_hat = G(x, t_i); x = q(x_{t_{i+1}} | x0
 """
 
 import copy
+import functools
+import os
 from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
 
-from .. import gan, losses, schedules, targets, train
+from .. import distributed, gan, losses, schedules, targets, train
+from ..checkpoint import atomic_write
 from ..checks import check_int
 from ..sde import noise_like
 
@@ -100,17 +103,21 @@ class History:
 
 
 def fit(ufogen: UFOGen, data, *, steps, batch_size=64, d_every=2, ema_decay=0.99,
-        snapshots=(), generator=None, progress=None) -> History:  # fmt: skip
+        snapshots=(), generator=None, progress=None, checkpoint=None) -> History:  # fmt: skip
     """Alternate the players on random minibatches of data (x0, *cond): a D step every d_every-th
-    iteration, a G step every iteration, then the EMA of G (train_ufo.py: d_every 2, EMA 0.99)."""
+    iteration, a G step every iteration, then the EMA of G (train_ufo.py: d_every 2, EMA 0.99).
+    Every 100 iterations both players' state goes to `checkpoint` (a path; default: see
+    train.checkpoints_in), resumed if present (the losses before it are not kept)."""
     check_int("steps", steps, 1)
     check_int("batch_size", batch_size, 1)
     check_int("d_every", d_every, 1)
     data = train._as_tuple(data, "data")
     generator = generator or torch.Generator().manual_seed(0)
     history = History(ema=train.EMA(ufogen.G, ema_decay))
+    checkpoint = checkpoint or train.next_checkpoint(".pt")
+    start = _restore(checkpoint, ufogen, history, generator) if checkpoint else 0
     device = next(ufogen.G.parameters()).device
-    for step in tqdm(range(1, steps + 1), desc="UFOGen", disable=not progress):
+    for step in tqdm(range(start + 1, steps + 1), desc="UFOGen", disable=not progress):
         idx = torch.randint(len(data[0]), (batch_size,), generator=generator)
         batch = [d[idx].to(device) for d in data]
         if (step - 1) % d_every == 0:
@@ -121,7 +128,31 @@ def fit(ufogen: UFOGen, data, *, steps, batch_size=64, d_every=2, ema_decay=0.99
         history.ema.update(ufogen.G)
         if step in snapshots:
             history.snapshots[step] = copy.deepcopy(history.ema.model.state_dict())
+        if checkpoint and (step % 100 == 0 or step == steps) and distributed.world()[0] == 0:
+            _save(checkpoint, ufogen, history, generator, step)
     return history
+
+
+def _save(path, ufogen: UFOGen, history: History, generator, step: int) -> None:
+    """Everything fit needs to go on from `step`, in one file written atomically."""
+    state = dict(step=step, G=ufogen.G.state_dict(), D=ufogen.D.state_dict(),
+                 opt_g=ufogen.opt_g.state_dict(), opt_d=ufogen.opt_d.state_dict(),
+                 ema=history.ema.model.state_dict(), snapshots=history.snapshots,
+                 generator=generator.get_state())  # fmt: skip
+    atomic_write(path, functools.partial(torch.save, state))
+
+
+def _restore(path, ufogen: UFOGen, history: History, generator) -> int:
+    """Load a _save file into the players, optimisers, EMA and generator; its step (0: none)."""
+    if not os.path.exists(path):
+        return 0
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    owners = dict(G=ufogen.G, D=ufogen.D, opt_g=ufogen.opt_g, opt_d=ufogen.opt_d)
+    for key, owner in (owners | dict(ema=history.ema.model)).items():
+        owner.load_state_dict(state[key])
+    history.snapshots.update(state["snapshots"])
+    generator.set_state(state["generator"])
+    return state["step"]
 
 
 @torch.no_grad()

@@ -89,7 +89,9 @@ class AutoEncoder(nn.Module):
     def forward(self, x, generator=None):
         """(reconstruction of a sampled z, mean, log-variance)."""
         mean, logvar = self.encode(x)
-        noise = torch.randn(mean.shape, generator=generator, device=x.device, dtype=x.dtype)
+        device = x.device if generator is None else generator.device  # drawn where it lives
+        noise = torch.randn(mean.shape, generator=generator, device=device, dtype=x.dtype)
+        noise = noise.to(x.device)
         return self.decoder(mean + (0.5 * logvar).exp() * noise), mean, logvar
 
     def latents(self, x: torch.Tensor) -> torch.Tensor:

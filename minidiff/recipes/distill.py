@@ -54,11 +54,13 @@ def training_set(fast: bool) -> tuple:
 
 def train_round(model, fast, progress, n):
     """One round: the student (n steps) starts from its teacher (2n steps) and learns its steps."""
+    device = train.device_of(model)  # the zoo loads on the CPU; the student may train elsewhere
     if n == ROUNDS[0]:
-        start = zoo.load(latent.latent_t2i, fast=fast, progress=progress)
-        teacher = samplers.cfg_denoiser(start, SCALE, null_condition())
+        start = zoo.load(latent.latent_t2i, fast=fast, progress=progress).to(device)
+        null = tuple(c.to(device) for c in null_condition())
+        teacher = samplers.cfg_denoiser(start, SCALE, null)
     else:
-        start = teacher = zoo.load(pd[2 * n], fast=fast, progress=progress)
+        start = teacher = zoo.load(pd[2 * n], fast=fast, progress=progress).to(device)
     model.load_state_dict(start.state_dict())
     history = train.fit(
         model,
@@ -91,7 +93,9 @@ def train_ufogen(model, fast, progress, pretrained_d=True):
 
 
 def _fit_snapshots(model, ufogen, data, steps, batch_size, progress):
-    """diffusion_gan.fit, the EMA generator kept at `steps` iterations."""
+    """diffusion_gan.fit on model's device, the EMA generator kept at `steps` iterations."""
+    for player in (ufogen.G, ufogen.D):
+        player.to(train.device_of(model))
     history = diffusion_gan.fit(
         ufogen,
         data,
@@ -127,12 +131,23 @@ def build_ring_ufogen():
     return Snapshots(functools.partial(toy.build_ring_teacher, "v"))
 
 
-pd = {
-    n: zoo.Recipe(f"pd_{n}", latent.build_latent_t2i, functools.partial(train_round, n=n))
-    for n in ROUNDS
-}
-ufogen = zoo.Recipe("ufogen", build_ufogen, train_ufogen)
+pd = {}  # n -> the round whose student takes n steps; its teacher is the round before
+for n in ROUNDS:
+    teacher = latent.latent_t2i if n == ROUNDS[0] else pd[2 * n]
+    pd[n] = zoo.Recipe(
+        f"pd_{n}",
+        latent.build_latent_t2i,
+        functools.partial(train_round, n=n),
+        needs=(teacher, latent.shapes_autoencoder),
+    )
+UFOGEN_NEEDS = (latent.latent_t2i, latent.shapes_autoencoder)
+ufogen = zoo.Recipe("ufogen", build_ufogen, train_ufogen, needs=UFOGEN_NEEDS)
 ufogen_random_d = zoo.Recipe(
-    "ufogen_random_d", build_ufogen, functools.partial(train_ufogen, pretrained_d=False)
+    "ufogen_random_d",
+    build_ufogen,
+    functools.partial(train_ufogen, pretrained_d=False),
+    needs=UFOGEN_NEEDS,
 )
-ring_ufogen = zoo.Recipe("ring_ufogen", build_ring_ufogen, train_ring_ufogen)
+ring_ufogen = zoo.Recipe(
+    "ring_ufogen", build_ring_ufogen, train_ring_ufogen, needs=(toy.ring_v_teacher,)
+)

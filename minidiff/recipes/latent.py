@@ -41,7 +41,8 @@ def build_autoencoder(light: bool = False):
 @torch.no_grad()
 def set_scale(model: autoencoder.AutoEncoder, x: torch.Tensor) -> None:
     """scale = 1 / std of the latent means of x (LDM's scale factor)."""
-    means = torch.cat([model.encode(chunk)[0] for chunk in x.split(500)])
+    device = train.device_of(model)
+    means = torch.cat([model.encode(chunk.to(device))[0] for chunk in x.split(500)])
     model.scale.fill_(1.0 / means.std().item())
 
 
@@ -120,5 +121,11 @@ shapes_light_decoder = zoo.Recipe(
     "shapes_light_decoder",
     functools.partial(build_autoencoder, light=True),
     train_light_decoder,
+    needs=(shapes_autoencoder,),
 )
-latent_t2i = zoo.Recipe("latent_t2i", build_latent_t2i, train_latent_t2i)
+latent_t2i = zoo.Recipe(
+    "latent_t2i",
+    build_latent_t2i,
+    train_latent_t2i,
+    needs=(text_encoders["tiny"], shapes_autoencoder),
+)

@@ -119,21 +119,23 @@ def train_variant(model, fast, progress, init=None, steps=None):
     return history.ema.model
 
 
-ablation = {  # name -> recipe; relu_finetune starts from one_resblock (init by name: the
-    # fingerprint reads the partial's arguments)
-    name: zoo.Recipe(
+ablation = {}  # name -> recipe; relu_finetune starts from one_resblock (init by name: the
+# fingerprint reads the partial's arguments)
+for name, *_ in CHAIN + CONTRASTS:
+    init = "one_resblock" if name == "relu_finetune" else None
+    ablation[name] = zoo.Recipe(
         f"mobile_{name}",
         functools.partial(build, name),
-        functools.partial(train_variant, init="one_resblock" if name == "relu_finetune" else None),
+        functools.partial(train_variant, init=init),
+        needs=(text_encoders["tiny"],) if init is None else (ablation[init],),
     )
-    for name, *_ in CHAIN + CONTRASTS
-}
 long_runs = {  # the baseline and the efficient architecture (softmax) at LONG_STEPS: does the
     # quality gap of the short budget close with training?
     name: zoo.Recipe(
         f"mobile_{name}_long",
         functools.partial(build, name),
         functools.partial(train_variant, steps=LONG_STEPS),
+        needs=(text_encoders["tiny"],),
     )
     for name in ("sd_like", "one_resblock")
 }

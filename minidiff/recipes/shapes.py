@@ -141,12 +141,14 @@ shapes_t2i = zoo.Recipe(  # the best cell of the grid, trained 4x longer: lesson
     "shapes_t2i",
     functools.partial(build_t2i, "tiny", "small"),
     functools.partial(train_t2i, encoder_size="tiny", steps=6000),
+    needs=(text_encoders["tiny"],),
 )
 t2i = {  # (encoder size, UNet size) -> recipe; one budget for all
     (e, u): zoo.Recipe(
         f"shapes_t2i_{e}_{u}",
         functools.partial(build_t2i, e, u),
         functools.partial(train_t2i, encoder_size=e, steps=1500),
+        needs=(text_encoders[e],),
     )
     for e in ("tiny", "base")
     for u in UNETS

@@ -1,0 +1,69 @@
+"""`make zoo`: say what building the missing models will cost, then build them with an ETA.
+
+RECORDED holds the seconds each recipe took at full budget in the course's own builds (the
+`seconds` of its json), per kind of device; what has no record is listed as unknown.
+"""
+
+import time
+
+from tqdm.auto import tqdm
+
+from .. import runtime, zoo
+
+_MOBILE = 10_883 / 11  # lesson 06's eleven ablation models were recorded only as a total
+RECORDED = {
+    # a 2-core CPU, 1 torch thread per training, two to six trainings sharing the cores
+    "cpu": {
+        "ring_teacher": 19, "digits_classifier": 4, "digits_unet": 312, "shapes_classifier": 115,
+        "text_encoder_tiny": 30, "text_encoder_small": 105, "text_encoder_base": 503,
+        "shapes_t2i_tiny_small": 716, "shapes_t2i_tiny_large": 1417,
+        "shapes_t2i_base_small": 397, "shapes_t2i_base_large": 1688, "shapes_t2i": 1401,
+        **{f"mobile_{name}": _MOBILE for name in (
+            "sd_like", "cross_only_high", "cross_only_mid", "shared_kv", "swish", "ffn_3",
+            "separable", "one_resblock", "relu_finetune", "no_attention_high", "relu_scratch")},
+        "mobile_sd_like_long": 2136, "mobile_one_resblock_long": 911,
+        "shapes_autoencoder": 695, "shapes_light_decoder": 1331, "latent_t2i": 1167,
+        "ring_v_teacher": 20, "ring_ufogen": 36, "pd_32": 188, "pd_16": 191, "pd_8": 151,
+        "pd_4": 155, "pd_2": 179, "pd_1": 130, "ufogen": 680, "ufogen_random_d": 685,
+    },
+    # an H200 (issue 11's measurement, before fit lost its per-step host overhead)
+    "cuda": {"ring_teacher": 24.5, "digits_unet": 37.6},
+}  # fmt: skip
+
+
+def plan(recipes, fast: bool, root=None) -> list[tuple[str, float | None]]:
+    """(name, recorded seconds or None) of each recipe the cache lacks, in build order."""
+    recorded = {} if fast else RECORDED.get(runtime.device().type, {})
+    missing = [r for r in recipes if not zoo.is_cached(r, fast, root)]
+    return [(r.name, recorded.get(r.name)) for r in missing]
+
+
+def describe(steps: list, fast: bool) -> str:
+    """The plan as text: one line per missing recipe, then the total."""
+    if not steps:
+        return "zoo: every model is in the cache; nothing to train"
+    where = f"{runtime.device()}, {'fast' if fast else 'full budget'}"
+    lines = [f"zoo: {len(steps)} models to train on {where} (recorded seconds on this kind):"]
+    lines += [f"  {name:28s} {'unknown' if s is None else f'{s:7.0f} s'}" for name, s in steps]
+    known = [s for _, s in steps if s is not None]
+    total = f"  total {sum(known) / 3600:.1f} h recorded"
+    if len(known) < len(steps):
+        total += f", plus {len(steps) - len(known)} with no record on this kind of device"
+    return "\n".join(lines + [total])
+
+
+def build_all(recipes, fast: bool | None = None, root=None) -> dict:
+    """Print the plan, then train (or find) every recipe under one progress bar weighted by the
+    recorded seconds (ETA); returns {name: seconds this call spent on it}."""
+    fast = runtime.fast_mode() if fast is None else fast
+    steps = plan(recipes, fast, root)
+    print(describe(steps, fast))
+    weight = {name: s or 1.0 for name, s in steps}
+    seconds = {}
+    with tqdm(total=sum(weight.values()), desc="zoo", unit="s", disable=not steps) as bar:
+        for recipe in recipes:
+            start = time.perf_counter()
+            zoo.load(recipe, fast=fast, progress=True, root=root)
+            seconds[recipe.name] = round(time.perf_counter() - start, 1)
+            bar.update(weight.get(recipe.name, 0.0))
+    return seconds
