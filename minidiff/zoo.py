@@ -127,7 +127,7 @@ def _train(recipe: Recipe, model: nn.Module, fast: bool, progress: bool, partial
     """recipe.train on runtime.device(), checkpointing its fits in `partial`; the model on CPU."""
     device = runtime.device()
     if progress:
-        resumed = " (resuming from its checkpoint)" if any(partial.glob("*.safetensors")) else ""
+        resumed = " (resuming from its checkpoint)" if any(partial.glob("fit-*")) else ""
         print(f"zoo: training {recipe.name} on {device}{resumed}")
     token = _building.set(recipe)
     try:
