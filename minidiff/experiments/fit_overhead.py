@@ -132,8 +132,10 @@ def op_rows() -> list[dict]:
 
 
 def unet_rows(steps: int, batches) -> list[dict]:
-    """digits_unet's fit step time (ms) per batch size on runtime.device()."""
+    """digits_unet's fit step time (ms) per batch size on runtime.device() (on a GPU: batches
+    64 to 4,096, issue 11's table)."""
     device, rows = runtime.device(), []
+    batches = batches if device.type == "cpu" else (64, 256, 1024, 4096)
     model = digits.build_digits_unet().to(device)
     loss_fn = functools.partial(losses.cfg_dsm, sde=model.sde, null=(digits.null_label(model),))
     for batch in batches:
