@@ -92,15 +92,20 @@ def _partial_dir(path: Path, fp: str) -> Path:
     return path.parent / f"{path.stem}.partial-{fp[:16]}"
 
 
+def _stored_fingerprint(path: Path) -> str | None:
+    """The fingerprint in the json beside the weights at path; None if there is none."""
+    try:
+        meta = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta.get("fingerprint") if isinstance(meta, dict) and path.exists() else None
+
+
 def _cached(path: Path, model: nn.Module, fp: str) -> bool:
     """Load path into model if its fingerprint matches; False (with the reason) otherwise."""
     if not path.exists():
         return False
-    try:
-        meta = json.loads(path.with_suffix(".json").read_text())
-    except (OSError, ValueError):
-        meta = {}
-    if meta.get("fingerprint") != fp:
+    if _stored_fingerprint(path) != fp:
         print(f"zoo: {path.name} was made by another version of its recipe; retraining")
         return False
     try:
@@ -167,9 +172,4 @@ def load(recipe: Recipe, fast: bool | None = None, progress: bool = True, root=N
 
 def is_cached(recipe: Recipe, fast: bool, root=None) -> bool:
     """True if the cache holds recipe's model with its current fingerprint (weights not read)."""
-    path = path_of(recipe, fast, root)
-    try:
-        meta = json.loads(path.with_suffix(".json").read_text())
-    except (OSError, ValueError):
-        return False
-    return path.exists() and meta.get("fingerprint") == fingerprint(recipe, fast)
+    return _stored_fingerprint(path_of(recipe, fast, root)) == fingerprint(recipe, fast)

@@ -66,7 +66,7 @@ class UFOGen:
             raise FloatingPointError(f"UFOGen: the {who} loss is {loss.item()}; try a lower lr")
         optimizer.zero_grad(set_to_none=True)
         loss.backward(inputs=params)  # this player's parameters only
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        train.clip_gradients(params, 1.0)
         optimizer.step()
         return loss.item()
 
