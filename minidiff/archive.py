@@ -22,7 +22,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from . import __version__, zoo
-from .checkpoint import atomic_write
+from .files import atomic_write
 
 FORMAT = "minidiff-zoo-archive-1"
 CHUNK = 1 << 20

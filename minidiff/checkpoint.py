@@ -1,87 +1,118 @@
-"""Checkpoints that resume exactly: weights to safetensors, optimizer and RNG state beside them.
+"""Checkpoints that resume exactly, as one safetensors file written atomically.
 
-Weights (and the EMA's, as `ema.*`) go to safetensors with JSON metadata (format, class, step,
-model.config); step, optimizer and generator state to `<path>.state.pt`. Each file is written to a
-temp file and then os.replace'd, so a crash never leaves a half-written file.
+One file holds it all: the weights (`model.*`), the EMA's (`ema.*`), the optimizer's tensors
+(`optimizer.<param index>.<name>`) and the generator's state (`generator`), with JSON metadata
+(format, class, step, model.config, the optimizer's class and parameter groups, the run's
+arguments). Notable choices:
+* One file, written to a temp file, fsync'd and os.replace'd (files.atomic_write): a crash at
+  any point of a save leaves the previous checkpoint or the new one, never a mix.
+* load_checkpoint checks everything (class, config, shapes, optimizer class and groups, generator)
+  before it changes anything: it loads all of it or raises CheckpointError and loads nothing.
 """
 
-import functools
+import contextlib
+import contextvars
 import json
 import os
+from pathlib import Path
 
+import safetensors
 import safetensors.torch
 import torch
 from torch import nn
 
-FORMAT = "minidiff-checkpoint-1"
+from .checks import check_generator, check_instance, check_int
+from .files import atomic_write
+
+FORMAT = "minidiff-checkpoint-2"
 
 
 class CheckpointError(ValueError):
-    """A checkpoint is corrupt, is not a minidiff checkpoint, or does not fit the model."""
+    """A checkpoint is corrupt, is not a minidiff checkpoint, or does not fit what loads it."""
 
 
-def atomic_write(path, write) -> None:
-    """write(f) into a binary temp file beside `path`, then os.replace it onto `path`: readers see
-    the old file or the whole new one, never half of it; a failed write leaves no temp file."""
-    path = os.fspath(path)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+def _cpu(state: dict, prefix: str) -> dict:
+    return {f"{prefix}{k}": v.detach().cpu().contiguous() for k, v in state.items()}
 
 
-def save_checkpoint(path, model, *, ema=None, optimizer=None, step=0, generator=None) -> None:
-    """Weights (EMA ones as `ema.*`) and metadata (format, class, step, JSON of model.config) to
-    the safetensors file `path`; step, optimizer and generator state to `<path>.state.pt`."""
-    path, step = os.fspath(path), int(step)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    if ema is not None:
-        ema_state = ema.model.state_dict().items()
-        tensors |= {f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema_state}
+def _optimizer_entries(optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """optimizer.state_dict() as tensors and JSON: its class, groups and non-tensor state."""
+    saved, tensors, scalars = optimizer.state_dict(), {}, {}
+    for index, entries in saved["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                scalars[f"{index}.{key}"] = value
+    meta = dict(cls=type(optimizer).__name__, groups=saved["param_groups"], scalars=scalars)
+    return tensors, meta
+
+
+def save_checkpoint(path, model, *, ema=None, optimizer=None, step=0, generator=None, run=None):
+    """Everything a resumed run needs, in the one safetensors file `path`: model (and EMA) weights,
+    optimizer and generator state, the step, model.config and `run` (a JSON-able dict: the
+    arguments of the run, which fit compares when it resumes)."""
+    check_instance("model", model, nn.Module)
+    step, path = check_int("step", step), os.fspath(path)
+    check_generator("generator", generator, "cpu")
+    tensors = _cpu(model.state_dict(), "model.")
     meta = {"format": FORMAT, "class": type(model).__name__, "step": str(step)}
-    if getattr(model, "config", None) is not None:
-        meta["config"] = json.dumps(model.config)
-    atomic_write(path, lambda f: f.write(safetensors.torch.save(tensors, metadata=meta)))
-    optimizer_state = None if optimizer is None else optimizer.state_dict()
-    generator_state = None if generator is None else generator.get_state()
-    # written second: if a crash comes in between, load_checkpoint sees that the steps differ
-    state = {"step": step, "optimizer": optimizer_state, "generator": generator_state}
-    atomic_write(path + ".state.pt", functools.partial(torch.save, state))
+    meta |= {"config": json.dumps(getattr(model, "config", None)), "run": json.dumps(run)}
+    if ema is not None:
+        tensors |= _cpu(ema.model.state_dict(), "ema.")
+    if optimizer is not None:
+        check_instance("optimizer", optimizer, torch.optim.Optimizer, "torch.optim.AdamW(...)")
+        entries, meta["optimizer"] = _optimizer_entries(optimizer)
+        tensors |= entries
+        meta["optimizer"] = json.dumps(meta["optimizer"], default=float)  # 0-dim tensor lr
+    if generator is not None:
+        tensors["generator"] = generator.get_state()
+    data = safetensors.torch.save(tensors, metadata=meta)
+    atomic_write(path, lambda f: f.write(data))
+
+
+def _checked_meta(meta: dict) -> dict:
+    """meta, if it is a minidiff checkpoint's (every field there and readable)."""
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"metadata format is {meta.get('format')!r}, expected {FORMAT!r}")
+    int(meta["step"]), str(meta["class"]), json.loads(meta["config"]), json.loads(meta["run"])
+    json.loads(meta.get("optimizer", "null"))
+    return meta
+
+
+def _read(path: str) -> tuple[dict, dict]:
+    """(metadata, tensors) of the checkpoint at path; CheckpointError if it is not one."""
+    try:
+        with safetensors.safe_open(path, framework="pt") as f:
+            meta = _checked_meta(f.metadata() or {})
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as err:
+        raise CheckpointError(f"{path} is corrupt or not a minidiff checkpoint ({err})") from err
+    return meta, tensors
+
+
+def read_info(path) -> dict:
+    """A checkpoint's class, step, config and run arguments (its header only: no tensors read)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"path: no checkpoint file at {path}")
+    try:
+        with safetensors.safe_open(path, framework="pt") as f:
+            meta = _checked_meta(f.metadata() or {})
+    except Exception as err:
+        raise CheckpointError(f"{path} is corrupt or not a minidiff checkpoint ({err})") from err
+    config, run = json.loads(meta["config"]), json.loads(meta["run"])
+    return dict(cls=meta["class"], step=int(meta["step"]), config=config, run=run)
+
+
+def _part(tensors: dict, prefix: str) -> dict:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
 def _diff(a: dict, b: dict) -> str:
     """'key: stored a[key], expected b[key]' for the first keys where a, b differ (None: absent)."""
     keys = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
     return "; ".join(f"{k}: stored {a.get(k)!r}, expected {b.get(k)!r}" for k in keys[:8])
-
-
-def _read(read, path: str, *args):
-    """read(path, *args), turning any failure into a CheckpointError that names the file."""
-    try:
-        return read(path, *args)
-    except Exception as err:
-        raise CheckpointError(f"{path} is corrupt or not a minidiff checkpoint ({err})") from err
-
-
-def _read_weights(path: str):
-    with safetensors.safe_open(path, framework="pt") as f:
-        meta, tensors = f.metadata() or {}, {k: f.get_tensor(k) for k in f.keys()}
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"metadata format is {meta.get('format')!r}, expected {FORMAT!r}")
-    return meta["class"], json.loads(meta.get("config", "null")), int(meta["step"]), tensors
-
-
-def _read_state(path: str, step: int, names: list) -> dict:
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("step") != step:
-        raise ValueError(f"its step differs from the weights' {step}: was a save interrupted?")
-    if missing := [name for name in names if state.get(name) is None]:
-        raise ValueError(f"it was saved without {' and '.join(missing)} state")
-    return state
 
 
 def _check_fits(path: str, module: nn.Module, tensors: dict, what: str) -> None:
@@ -91,32 +122,105 @@ def _check_fits(path: str, module: nn.Module, tensors: dict, what: str) -> None:
         raise CheckpointError(f"{path} does not fit the {what} (shapes): {_diff(stored, expected)}")
 
 
+def _check_model(path: str, meta: dict, model: nn.Module) -> None:
+    expected = json.loads(json.dumps(getattr(model, "config", None) or {}))  # as JSON stores it
+    config = json.loads(meta["config"]) or {}
+    if (meta["class"], config) != (type(model).__name__, expected):
+        raise CheckpointError(
+            f"{path} was saved from a {meta['class']}, this model is a {type(model).__name__}; "
+            f"config differences: {_diff(config, expected) or 'none'}"
+        )
+
+
+def _optimizer_state(path: str, meta: dict, tensors: dict, optimizer) -> dict:
+    """The stored optimizer state_dict, checked against `optimizer`: same class, same parameter
+    groups, state tensors of its parameters' shapes."""
+    if "optimizer" not in meta:
+        raise CheckpointError(f"optimizer: {path} was saved without optimizer state")
+    stored = json.loads(meta["optimizer"])
+    if stored["cls"] != type(optimizer).__name__:
+        raise CheckpointError(f"optimizer: {path} holds {stored['cls']} state, this optimizer is "
+                              f"a {type(optimizer).__name__}; use a {stored['cls']}")  # fmt: skip
+    sizes = [len(g["params"]) for g in stored["groups"]]
+    params = [g["params"] for g in optimizer.param_groups]
+    if sizes != [len(p) for p in params]:
+        raise CheckpointError(f"optimizer: {path} holds parameter groups of sizes {sizes}, this "
+                              f"optimizer's are {[len(p) for p in params]}")  # fmt: skip
+    params, state = [p for group in params for p in group], {}
+    for name, value in _part(tensors, "optimizer.").items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+        if value.ndim and (int(index) >= len(params) or value.shape != params[int(index)].shape):
+            raise CheckpointError(f"optimizer: {path} holds state {name} of shape "
+                                  f"{tuple(value.shape)}, which fits no parameter")  # fmt: skip
+    for name, value in stored["scalars"].items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    groups = [
+        {k: tuple(v) if isinstance(now.get(k), tuple) else v for k, v in group.items()}
+        for group, now in zip(stored["groups"], optimizer.param_groups)
+    ]  # JSON made lists
+    return {"state": dict(sorted(state.items())), "param_groups": groups}
+
+
+def _generator_state(path: str, tensors: dict, generator: torch.Generator) -> torch.Tensor:
+    state = tensors.get("generator")
+    if state is None or state.shape != generator.get_state().shape:
+        raise CheckpointError(f"generator: {path} holds no state for a {generator.device} "
+                              "torch.Generator")  # fmt: skip
+    return state
+
+
 def load_checkpoint(path, model, *, ema=None, optimizer=None, generator=None) -> int:
     """Load a save_checkpoint file into `model` (and ema, optimizer, generator); returns its step.
 
-    Raises FileNotFoundError, or CheckpointError (nothing loaded) if the checkpoint is corrupt or
-    comes from another class, config or set of tensors."""
+    Everything is checked first: it raises FileNotFoundError, or CheckpointError having loaded
+    nothing, if the file is corrupt, comes from another class, config or set of tensors, or lacks
+    (or does not fit) the optimizer or generator state asked for."""
+    check_instance("model", model, nn.Module)
+    if optimizer is not None:
+        check_instance("optimizer", optimizer, torch.optim.Optimizer, "torch.optim.AdamW(...)")
+    check_generator("generator", generator, "cpu")
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"path: no checkpoint file at {path}")
-    stored_class, config, step, weights = _read(_read_weights, path)
-    expected = json.loads(json.dumps(getattr(model, "config", None) or {}))  # as JSON stores it
-    if (stored_class, config or {}) != (type(model).__name__, expected):
-        raise CheckpointError(
-            f"{path} was saved from a {stored_class}, this model is a {type(model).__name__}; "
-            f"config differences: {_diff(config or {}, expected) or 'none'}"
-        )
-    ema_weights = {k[4:]: weights.pop(k) for k in list(weights) if k.startswith("ema.")}
+    meta, tensors = _read(path)
+    _check_model(path, meta, model)
+    weights, ema_weights = _part(tensors, "model."), _part(tensors, "ema.")
     _check_fits(path, model, weights, "model")
     if ema is not None:
         _check_fits(path, ema.model, ema_weights, "EMA model")
-    names = [n for n, o in [("optimizer", optimizer), ("generator", generator)] if o is not None]
-    state = _read(_read_state, path + ".state.pt", step, names) if names else {}
-    model.load_state_dict(weights)
+    opt_state = None if optimizer is None else _optimizer_state(path, meta, tensors, optimizer)
+    gen_state = None if generator is None else _generator_state(path, tensors, generator)
+    model.load_state_dict(weights)  # from here on nothing can fail
     if ema is not None:
         ema.model.load_state_dict(ema_weights)
     if optimizer is not None:
-        optimizer.load_state_dict(state["optimizer"])
+        optimizer.load_state_dict(opt_state)
     if generator is not None:
-        generator.set_state(state["generator"])
-    return step
+        generator.set_state(gen_state)
+    return int(meta["step"])
+
+
+_checkpoints = contextvars.ContextVar("train_checkpoints", default=None)
+
+
+@contextlib.contextmanager
+def checkpoints_in(directory):
+    """fit() calls given no checkpoint save to directory/fit-1, fit-2, ... (in call order) and
+    resume from there: the zoo wraps each build in this, so an interrupted build resumes."""
+    token = _checkpoints.set([Path(directory), 0])
+    try:
+        yield
+    finally:
+        _checkpoints.reset(token)
+
+
+def next_checkpoint(suffix: str = ".safetensors") -> Path | None:
+    """Inside checkpoints_in(directory): the path for the next fit; None outside."""
+    scope = _checkpoints.get()
+    if scope is None:
+        return None
+    scope[1] += 1
+    scope[0].mkdir(parents=True, exist_ok=True)
+    return scope[0] / f"fit-{scope[1]}{suffix}"

@@ -8,19 +8,20 @@ features of minidiff's own classifier (nets/classifier.py), never Inception: cal
 compare them only at equal n.
 """
 
+import numpy as np
 import torch
+
+from .checks import check_generator, check_int, check_tensor, describe
 
 _CHUNK = 1024  # rows per block of pairwise distances, so memory stays O(_CHUNK * N)
 
 
 def _features(x, name: str) -> torch.Tensor:
     """x as a float64 (N, D) tensor with N >= 2 finite rows, or a ValueError/TypeError naming it."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name}: expected a torch.Tensor (N, D), got {type(x).__name__}")
-    if x.ndim != 2 or len(x) < 2 or x.shape[1] < 1:
-        raise ValueError(f"{name}: expected features of shape (N >= 2, D), got {tuple(x.shape)}")
-    if not x.is_floating_point() or not torch.isfinite(x).all():
-        raise ValueError(f"{name}: expected finite floating-point features, got {x.dtype}")
+    check_tensor(name, x, min_ndim=2, floating=False)
+    if x.ndim != 2 or len(x) < 2 or x.shape[1] < 1 or not x.is_floating_point():
+        raise ValueError(f"{name}: expected floating-point features of shape (N >= 2 samples, "
+                         f"D >= 1), got {describe(x)}")  # fmt: skip
     return x.detach().double()
 
 
@@ -29,6 +30,17 @@ def _pair(a, b, names=("features_a", "features_b")):
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"{', '.join(names)}: expected equal D, got {a.shape[1]} and {b.shape[1]}")
     return a, b.to(a.device)
+
+
+def _statistic(name: str, value, shape: tuple | None = None) -> torch.Tensor:
+    """A mean or covariance as a finite float64 tensor of `shape` (None: a mean (D >= 1,))."""
+    if not isinstance(value, torch.Tensor | np.ndarray | list | tuple):
+        raise TypeError(f"{name}: expected a tensor, got {describe(value)}")
+    value = torch.as_tensor(value).double()
+    if not (value.shape == shape if shape else value.ndim == 1 and len(value) > 0):
+        expected = f"shape {shape}" if shape else "a mean vector (D,)"
+        raise ValueError(f"{name}: expected {expected}, got {describe(value)}")
+    return check_tensor(name, value, min_ndim=0)
 
 
 def _sqrtm_psd(cov: torch.Tensor) -> torch.Tensor:
@@ -43,16 +55,10 @@ def frechet_distance(mu1, cov1, mu2, cov2) -> float:
     |mu1 - mu2|^2 + tr(cov1) + tr(cov2) - 2 tr sqrt(cov1^(1/2) cov2 cov1^(1/2)).
     The symmetric form has the same trace as sqrt(cov1 cov2) and real, non-negative eigenvalues.
     """
-    mu1, mu2 = [torch.as_tensor(m).double() for m in (mu1, mu2)]
-    cov1, cov2 = [torch.as_tensor(c).double() for c in (cov1, cov2)]
-    if mu1.ndim != 1:
-        raise ValueError(f"mu1: expected a mean vector (D,), got shape {tuple(mu1.shape)}")
+    mu1 = _statistic("mu1", mu1)
     dim = len(mu1)
-    expected = dict(mu2=(dim,), cov1=(dim, dim), cov2=(dim, dim))
-    for name, value in dict(mu2=mu2, cov1=cov1, cov2=cov2).items():
-        if value.shape != expected[name] or not torch.isfinite(value).all():
-            got = tuple(value.shape)
-            raise ValueError(f"{name}: expected finite values of shape {expected[name]}, got {got}")
+    mu2, cov1 = _statistic("mu2", mu2, (dim,)), _statistic("cov1", cov1, (dim, dim))
+    cov2 = _statistic("cov2", cov2, (dim, dim))
     root1 = _sqrtm_psd(cov1)
     middle = root1 @ cov2 @ root1
     tr_sqrt = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
@@ -87,14 +93,12 @@ def kd(features_a, features_b, subsets=100, subset_size=None, generator=None):
     `subset_size` rows of each set, drawn without replacement (Bińkowski et al. 2018). KD is
     unbiased: about 0 for equal distributions at any n. subset_size=None: min(1000, N_a, N_b)."""
     a, b = _pair(features_a, features_b)
-    subset_size = min(1000, len(a), len(b)) if subset_size is None else subset_size
-    if isinstance(subsets, bool) or not isinstance(subsets, int) or subsets < 1:
-        raise ValueError(f"subsets: expected an int >= 1, got {subsets!r}")
-    if isinstance(subset_size, bool) or not isinstance(subset_size, int):
-        raise ValueError(f"subset_size: expected an int or None, got {subset_size!r}")
-    if not 2 <= subset_size <= min(len(a), len(b)):
-        limit = min(len(a), len(b))
-        raise ValueError(f"subset_size: expected an int in [2, {limit}], got {subset_size}")
+    subsets, limit = check_int("subsets", subsets, 1), min(len(a), len(b))
+    subset_size = min(1000, limit) if subset_size is None else check_int("subset_size", subset_size)
+    if not 2 <= subset_size <= limit:
+        raise ValueError(f"subset_size: expected an int in [2, {limit}] (at most the smaller "
+                         f"sample's size), got {subset_size}")  # fmt: skip
+    check_generator("generator", generator, device="cpu")  # randperm draws on the CPU
     mmd2 = torch.stack(
         [
             _mmd2_unbiased(
@@ -128,8 +132,10 @@ def precision_recall(real, fake, k: int = 3) -> tuple[float, float]:
     (quality); recall: fraction of real inside the fake manifold (coverage).
     """
     real, fake = _pair(real, fake, ("real", "fake"))
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < min(len(real), len(fake)):
-        raise ValueError(f"k: expected an int in [1, {min(len(real), len(fake)) - 1}], got {k!r}")
+    k = check_int("k", k, 1)
+    if k >= min(len(real), len(fake)):
+        raise ValueError(f"k: expected an int in [1, {min(len(real), len(fake)) - 1}] (each set "
+                         f"needs more than k samples), got {k}")  # fmt: skip
     precision = _inside_manifold(fake, real, _kth_neighbour_radius(real, k))
     recall = _inside_manifold(real, fake, _kth_neighbour_radius(fake, k))
     return precision.double().mean().item(), recall.double().mean().item()
@@ -155,7 +161,8 @@ def condition_accuracy(predictions: dict, targets: dict) -> dict:
     A head with no target given scores nan.
     """
     if not isinstance(predictions, dict) or not isinstance(targets, dict):
-        raise TypeError("predictions, targets: expected dicts of {head name: tensor}")
+        raise TypeError("predictions, targets: expected dicts of {head name: tensor}, got "
+                        f"{type(predictions).__name__} and {type(targets).__name__}")  # fmt: skip
     if missing := sorted(set(targets) - set(predictions)):
         raise ValueError(f"predictions: no head {missing}, has {sorted(predictions)}")
     result = {}

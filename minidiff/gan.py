@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from .checks import check_callable, check_choice, check_instance, check_tensor
+
 LOSSES = ("non_saturating", "hinge")
 
 
@@ -43,6 +45,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, net: nn.Module):
         super().__init__()
+        check_instance("net", net, nn.Module, "the denoiser's network, an MLP or a UNet")
         body = copy.deepcopy(net)
         host = getattr(body, "unet", body)
         if not hasattr(host, "final_layer"):
@@ -59,13 +62,13 @@ class Discriminator(nn.Module):
 
 
 def check_loss(loss: str) -> str:
-    if loss not in LOSSES:
-        raise ValueError(f"loss: expected one of {LOSSES}, got {loss!r}")
-    return loss
+    return check_choice("loss", loss, LOSSES)
 
 
 def discriminator_loss(real_logits, fake_logits, loss: str = "non_saturating"):
     """L_D, averaged over the batch: real pushed up, fake pushed down."""
+    check_tensor("real_logits", real_logits, finite=False)
+    check_tensor("fake_logits", fake_logits, finite=False)
     if check_loss(loss) == "hinge":
         return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
@@ -73,6 +76,7 @@ def discriminator_loss(real_logits, fake_logits, loss: str = "non_saturating"):
 
 def generator_loss(fake_logits, loss: str = "non_saturating"):
     """L_G, averaged over the batch: the generator pushes D(fake) up."""
+    check_tensor("fake_logits", fake_logits, finite=False)
     if check_loss(loss) == "hinge":
         return -fake_logits.mean()
     return F.softplus(-fake_logits).mean()
@@ -81,6 +85,8 @@ def generator_loss(fake_logits, loss: str = "non_saturating"):
 def r1_penalty(discriminator, x_real, *args):
     """E_b ||grad_x D(x_real_b, *args)||^2, differentiable (create_graph) for the D step.
     Attention runs on SDPA's math kernel here: the fused CPU kernel has no double backward."""
+    check_callable("discriminator", discriminator, "a discriminator D(x, ...) -> logits (B,)")
+    check_tensor("x_real", x_real, finite=False)
     x_real = x_real.detach().requires_grad_(True)
     with sdpa_kernel(SDPBackend.MATH):
         logits = discriminator(x_real, *args)

@@ -8,7 +8,8 @@ Rademacher probes held fixed along the path (Grathwohl et al. 2019, FFJORD).
 
 import torch
 
-from . import schedules
+from .checks import check_callable, check_generator, check_int, check_tensor
+from .samplers._checks import check_sampler_args
 from .samplers.ode import heun, pf_ode_velocity
 from .sde import SDE
 
@@ -41,7 +42,10 @@ def log_likelihood(
     ts increases from the data time (e.g. 1e-3) to 1; prior_logp defaults to sde.prior_logp.
     hutchinson=True uses one Rademacher probe per sample instead of the exact divergence.
     """
-    ts = schedules.check_times(ts, decreasing=False)
+    ts = check_sampler_args(denoiser, sde, x, ts, decreasing=False, min_ndim=2)
+    check_generator("generator", generator, x.device if hutchinson else None)
+    prior_logp = sde.prior_logp if prior_logp is None else prior_logp
+    check_callable("prior_logp", prior_logp, "a function prior_logp(x1) -> (B,), or None")
     velocity = pf_ode_velocity(denoiser, sde)
     z = None
     if hutchinson:
@@ -58,10 +62,10 @@ def log_likelihood(
     state = torch.cat([x.flatten(1), x.new_zeros(len(x), 1)], dim=1)
     state = heun(augmented, state, ts, progress)
     x1, integral = state[:, :-1].reshape(x.shape), state[:, -1]
-    prior_logp = sde.prior_logp if prior_logp is None else prior_logp
     return prior_logp(x1) + integral
 
 
 def bits_per_dim(log_p: torch.Tensor, d: int) -> torch.Tensor:
     """Negative log-likelihood in bits per dimension: -log p / (d ln 2)."""
+    log_p, d = check_tensor("log_p", log_p, min_ndim=0), check_int("d", d, 1)
     return -log_p / (d * torch.log(torch.tensor(2.0, dtype=log_p.dtype)))

@@ -13,6 +13,14 @@ from functools import partial
 import torch
 
 from . import schedules, targets
+from .checks import (
+    check_callable,
+    check_float,
+    check_generator,
+    check_instance,
+    check_tensor,
+    describe,
+)
 from .sde import SDE, append_dims, noise_like
 
 
@@ -55,6 +63,11 @@ def dsm(denoiser, x0, *cond, sde: SDE, weighting=snr_weight, t=None, eps=None, g
     t ~ U(1e-3, 1) and eps ~ N(0, I) are drawn with `generator` unless given (tests pass them).
     `weighting(sde, t) -> (B,)`; use functools.partial for its options, e.g. min_snr(gamma=5).
     """
+    check_callable("denoiser", denoiser, "a denoiser(x, t) such as a targets.Denoiser")
+    check_tensor("x0", x0, finite=False)
+    check_instance("sde", sde, SDE, "VP()")
+    check_callable("weighting", weighting, "a weighting(sde, t) such as losses.snr_weight")
+    check_generator("generator", generator)
     if t is None:
         t = schedules.sample_uniform(len(x0), generator=generator, device=x0.device, dtype=x0.dtype)
     if eps is None:
@@ -73,10 +86,9 @@ def drop_conditions(cond: tuple, null: tuple, p: float = 0.1, generator=None) ->
     2022, Alg. 1), so that one network learns the conditional and the unconditional denoiser.
     cond: tensors batched along dim 0 (labels; text ids and mask); null: one entry per cond,
     broadcastable to it (the null label; the ids and mask of the empty caption)."""
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
-        raise ValueError(f"p: expected a probability in [0, 1], got {p!r}")
-    if len(cond) != len(null):
-        raise ValueError(f"null: expected {len(cond)} entries like cond, got {len(null)}")
+    _check_conditions(cond, null)
+    check_float("p", p, 0, 1)
+    check_generator("generator", generator, "cpu")
     drop = torch.rand(len(cond[0]), generator=generator) < p  # on the CPU, like train.fit's
     drop = drop.to(cond[0].device)
     return tuple(
@@ -84,18 +96,33 @@ def drop_conditions(cond: tuple, null: tuple, p: float = 0.1, generator=None) ->
     )
 
 
+def _check_conditions(cond: tuple, null: tuple) -> None:
+    """cond: a non-empty tuple of tensors batched along dim 0; null: a tuple, one entry each."""
+    if not isinstance(cond, tuple | list) or not cond or not all(map(torch.is_tensor, cond)):
+        raise TypeError(
+            f"cond: expected a tuple of tensors such as (labels,), got {describe(cond)}"
+        )
+    check_tensor("cond[0]", cond[0], floating=False, finite=False)
+    if not isinstance(null, tuple | list):
+        raise TypeError(
+            f"null: expected a tuple like cond, such as (null_label,), got {describe(null)}"
+        )
+    if len(cond) != len(null):
+        raise ValueError(f"null: expected {len(cond)} entries like cond, got {len(null)}")
+
+
 def cfg_dsm(
     denoiser, x0, *cond, sde: SDE, null: tuple, p_uncond=0.1, weighting=v_weight, generator=None
 ):
     """dsm with classifier-free guidance's condition dropout: p_uncond of examples get `null`."""
+    check_float("p_uncond", p_uncond, 0, 1)
     cond = drop_conditions(cond, null, p_uncond, generator)
     return dsm(denoiser, x0, *cond, sde=sde, weighting=weighting, generator=generator)
 
 
 def min_snr(gamma: float = 5.0):
     """min-SNR-gamma weighting as a weighting(sde, t) callable."""
-    if not gamma > 0:
-        raise ValueError(f"gamma: expected a positive float, got {gamma}")
+    check_float("gamma", gamma, 0, open_low=True)
     return partial(min_snr_weight, gamma=gamma)
 
 
@@ -104,6 +131,8 @@ def native_mse(net, sde: SDE, x0, t, eps, prediction: str):
 
     Equal to dsm(Denoiser(net, sde, prediction), ...) with the matching weighting (tested).
     """
+    check_callable("net", net, "a network net(x, t)")
+    check_instance("sde", sde, SDE, "VP()")
     xt = sde.add_noise(x0, t, eps)
     alpha, sigma = (append_dims(c(t), x0.ndim) for c in (sde.alpha, sde.sigma))
     goal = targets.target(prediction, x0, eps, alpha, sigma)

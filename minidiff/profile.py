@@ -20,7 +20,9 @@ from torch.utils import flop_counter
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from .checks import check_int
+from .checks import check_callable, check_instance, check_int, describe
+
+MODEL = "a module to measure, e.g. nn.Linear(8, 8)"
 
 _CPU_SDPA = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 
@@ -32,12 +34,13 @@ def _cpu_sdpa_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
 def count_params(model: nn.Module) -> int:
     """Number of parameters (frozen ones included: they cost memory and compute too)."""
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
+        raise TypeError(f"model: expected an nn.Module, got {describe(model)}")
     return sum(p.numel() for p in model.parameters())
 
 
 def flops(model, *inputs) -> int:
     """Forward FLOPs of model(*inputs), counted once on the actual call (no gradients)."""
+    check_callable("model", model, MODEL)
     counter = flop_counter.FlopCounterMode(
         display=False, custom_mapping={_CPU_SDPA: _cpu_sdpa_flops}
     )
@@ -79,6 +82,7 @@ class _LiveBytes(TorchDispatchMode):
 
 def peak_memory_mb(model, *inputs) -> float:
     """MiB of model's parameters and buffers plus the peak bytes of model(*inputs)'s tensors."""
+    check_instance("model", model, nn.Module, "nn.Linear(8, 8)")
     weights = sum(t.nbytes for t in [*model.parameters(), *model.buffers()])
     counter = _LiveBytes()
     with torch.inference_mode(), counter:
@@ -88,12 +92,9 @@ def peak_memory_mb(model, *inputs) -> float:
 
 def latency_ms(model, *inputs, threads: int = 1, warmup: int = 3, repeats: int = 10) -> float:
     """Median milliseconds of model(*inputs) over `repeats` timed calls at `threads` threads."""
-    for name, value, low in (
-        ("threads", threads, 1),
-        ("warmup", warmup, 0),
-        ("repeats", repeats, 1),
-    ):
-        check_int(name, value, low)
+    check_callable("model", model, MODEL)
+    threads, warmup = check_int("threads", threads, 1), check_int("warmup", warmup, 0)
+    repeats = check_int("repeats", repeats, 1)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

@@ -9,9 +9,12 @@ Notable choices:
 """
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
+
+from .checks import check_float, check_generator, check_int, check_tensor, describe
 
 
 def append_dims(v: torch.Tensor, ndim: int) -> torch.Tensor:
@@ -23,36 +26,43 @@ def append_dims(v: torch.Tensor, ndim: int) -> torch.Tensor:
 
 def noise_like(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """N(0, I) noise shaped like x, drawn on the generator's device, returned on x's device."""
-    device = x.device if generator is None else generator.device
+    device = x.device if check_generator("generator", generator) is None else generator.device
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=device).to(x.device)
 
 
 def as_time(t, x: torch.Tensor) -> torch.Tensor:
-    """t as a (B,) tensor on x's device and dtype; checks 0 <= t <= 1 (the process's domain)."""
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim < 1:
-        kind = (
-            f"{x.dtype} tensor of shape {tuple(x.shape)}"
-            if isinstance(x, torch.Tensor)
-            else type(x)
-        )
-        raise TypeError(f"x: expected a floating-point tensor (B, ...), got {kind}")
+    """t as a (B,) tensor on x's device and dtype; checks 0 <= t <= 1 (the process's domain), on
+    the host for a number, with one host sync for a tensor."""
+    check_tensor("x", x, finite=False)
+    hint = "t is continuous time in [0, 1], not a step index (DDPM's step i of N is t = i/N)"
+    if t is None or isinstance(t, bool | str) or torch.is_tensor(t) and not t.is_floating_point():
+        raise TypeError(f"t: expected a float or a float tensor, got {describe(t)}; {hint}")
+    number = isinstance(t, numbers.Real)
+    if number and not 0 <= t <= 1:  # NaN fails too
+        raise ValueError(f"t: expected values in [0, 1], got {describe(t)}; {hint}")
     t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
     if t.ndim == 0:
         t = t.expand(x.shape[0])
     if t.shape != x.shape[:1]:
-        raise ValueError(
-            f"t: expected a float or a ({x.shape[0]},) tensor, got shape {tuple(t.shape)}"
-        )
-    if torch.any((t < 0) | (t > 1)):
-        raise ValueError(f"t: expected values in [0, 1], got min {t.min():.4g}, max {t.max():.4g}")
+        raise ValueError(f"t: expected a float or a ({x.shape[0]},) tensor like x's batch, "
+                         f"got {describe(t)}")  # fmt: skip
+    if not number and not bool(((t >= 0) & (t <= 1)).all()):  # NaN fails too
+        raise ValueError(f"t: expected values in [0, 1], got min {t.min():.4g}, "
+                         f"max {t.max():.4g}; {hint}")  # fmt: skip
     return t
+
+
+def _check_shape(shape) -> tuple[int, ...]:
+    """shape as a tuple of ints >= 1 (numpy's too; an int is a 1-D shape): no empty batch."""
+    sizes = (shape,) if isinstance(shape, numbers.Integral) else shape
+    if not isinstance(sizes, tuple | list | torch.Size) or not sizes:
+        raise TypeError(f"shape: expected a tuple of ints such as (64, 2), got {describe(shape)}")
+    return tuple(check_int(f"shape[{i}]", s, 1) for i, s in enumerate(sizes))
 
 
 class SDE:
     """A linear forward SDE dx = f(t) x dt + g(t) dW with Gaussian marginals (alpha(t), sigma(t)).
-
-    Subclasses define alpha, sigma, d_alpha, d_sigma on tensors of times.
-    """
+    Subclasses define alpha, sigma, d_alpha, d_sigma on tensors of times."""
 
     def alpha(self, t: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -68,11 +78,10 @@ class SDE:
 
     def add_noise(self, x0: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
         """Sample the marginal q(x_t | x0) = N(alpha x0, sigma^2 I) with the given noise eps."""
-        if eps.shape != x0.shape or eps.dtype != x0.dtype:
-            raise ValueError(
-                f"eps: expected shape {tuple(x0.shape)} and dtype {x0.dtype} like x0, "
-                f"got {tuple(eps.shape)} and {eps.dtype}"
-            )
+        check_tensor("x0", x0, finite=False)
+        if not torch.is_tensor(eps) or eps.shape != x0.shape or eps.dtype != x0.dtype:
+            raise ValueError(f"eps: expected shape {tuple(x0.shape)} and dtype {x0.dtype} like x0, "
+                             f"got {describe(eps)}")  # fmt: skip
         t = append_dims(as_time(t, x0), x0.ndim)
         return self.alpha(t) * x0 + self.sigma(t) * eps
 
@@ -93,11 +102,13 @@ class SDE:
 
     def prior_sample(self, shape, generator=None, dtype=None, device=None) -> torch.Tensor:
         """x_1 ~ N(0, (alpha(1)^2 s^2 + sigma(1)^2) I), treating data as having scale s ~ 0."""
+        shape, generator = _check_shape(shape), check_generator("generator", generator, device)
         std = self.sigma(torch.tensor(1.0, dtype=torch.float64)).item()
         return std * torch.randn(shape, generator=generator, dtype=dtype, device=device)
 
     def prior_logp(self, x: torch.Tensor) -> torch.Tensor:
         """log N(x; 0, sigma(1)^2 I), summed over all but the batch dim."""
+        check_tensor("x", x)
         var = self.sigma(torch.tensor(1.0, dtype=torch.float64)).item() ** 2
         d = x[0].numel()
         return -0.5 * (x.flatten(1) ** 2).sum(1) / var - 0.5 * d * math.log(2 * math.pi * var)
@@ -129,6 +140,10 @@ class VP(SDE):
 
     beta_min: float = 0.1
     beta_max: float = 20.0
+
+    def __post_init__(self):  # 0 <= beta_min <= beta_max, beta_max > 0
+        beta_max = check_float("beta_max", self.beta_max, 0, open_low=True)
+        check_float("beta_min", self.beta_min, 0, beta_max)
 
     def beta(self, t):
         return self.beta_min + t * (self.beta_max - self.beta_min)
@@ -166,6 +181,10 @@ class VE(SDE):
 
     sigma_min: float = 0.01
     sigma_max: float = 10.0
+
+    def __post_init__(self):  # 0 < sigma_min < sigma_max
+        sigma_max = check_float("sigma_max", self.sigma_max, 0, open_low=True)
+        check_float("sigma_min", self.sigma_min, 0, sigma_max, open_low=True, open_high=True)
 
     def alpha(self, t):
         return torch.ones_like(t)

@@ -10,6 +10,14 @@ wrapper, never of a sampler; samplers only see x0_hat (k-diffusion's contract).
 import torch
 from torch import nn
 
+from .checks import (
+    check_callable,
+    check_choice,
+    check_float,
+    check_instance,
+    check_tensor,
+    describe,
+)
 from .sde import SDE, append_dims, as_time
 
 PREDICTIONS = ("eps", "x0", "v")
@@ -43,9 +51,7 @@ def x0_from_score(xt, score, alpha, sigma):
 
 
 def check_prediction(prediction: str) -> str:
-    if prediction not in PREDICTIONS:
-        raise ValueError(f"prediction: expected one of {PREDICTIONS}, got {prediction!r}")
-    return prediction
+    return check_choice("prediction", prediction, PREDICTIONS)
 
 
 def target(prediction: str, x0, eps, alpha, sigma):
@@ -64,22 +70,36 @@ def to_x0(prediction: str, xt, out, alpha, sigma):
 
 def coefficients(sde: SDE, t, x: torch.Tensor):
     """alpha(t), sigma(t) as tensors broadcastable against x."""
+    check_instance("sde", sde, SDE, "VP()")
     t = append_dims(as_time(t, x), x.ndim)
     return sde.alpha(t), sde.sigma(t)
 
 
 def denoise(denoiser, x: torch.Tensor, t, *cond) -> torch.Tensor:
-    """Call denoiser(x, t) and check the contract: same shape as x, all values finite."""
+    """Call denoiser(x, t) and check the contract: same shape as x, all values finite (if not, a
+    non-finite x is reported as the caller's bad input, not as the denoiser's fault)."""
+    check_callable("denoiser", denoiser, "a denoiser(x, t) such as a targets.Denoiser")
     t = as_time(t, x)
     x0_hat = denoiser(x, t, *cond)
+    if not torch.is_tensor(x0_hat):
+        raise TypeError(f"denoiser: returned a {type(x0_hat).__name__}, expected a tensor like x")
     if x0_hat.shape != x.shape or x0_hat.dtype != x.dtype:
         raise ValueError(
             f"denoiser: returned shape {tuple(x0_hat.shape)} and dtype {x0_hat.dtype}, "
             f"expected {tuple(x.shape)} and {x.dtype} like x"
         )
     if not torch.isfinite(x0_hat).all():
+        check_tensor("x", x)  # only on failure: no host sync when all is well
         raise FloatingPointError(f"denoiser: returned NaN/inf at t={t.max().item():.4g}")
     return x0_hat
+
+
+def _check_dtype(x: torch.Tensor, net) -> None:
+    """x must have the dtype of net's weights (if net is an nn.Module that has any)."""
+    weight = next(net.parameters(), None) if isinstance(net, nn.Module) else None
+    if weight is not None and weight.is_floating_point() and x.dtype != weight.dtype:
+        raise TypeError(f"x: expected {weight.dtype} like the network's weights, got {describe(x)}"
+                        f"; cast one, e.g. x.to({weight.dtype}) or net.to({x.dtype})")  # fmt: skip
 
 
 class Denoiser(nn.Module):
@@ -87,6 +107,8 @@ class Denoiser(nn.Module):
 
     def __init__(self, net: nn.Module, sde: SDE, prediction: str = "eps"):
         super().__init__()
+        check_callable("net", net, "a network net(x, t)")
+        check_instance("sde", sde, SDE, "VP()")
         self.net, self.sde, self.prediction = net, sde, check_prediction(prediction)
         net_config = getattr(net, "config", {})
         self.config = dict(
@@ -95,6 +117,7 @@ class Denoiser(nn.Module):
 
     def forward(self, x, t, *cond):
         alpha, sigma = coefficients(self.sde, t, x)
+        _check_dtype(x, self.net)
         return to_x0(self.prediction, x, self.net(x, as_time(t, x), *cond), alpha, sigma)
 
 
@@ -108,8 +131,9 @@ class EDMDenoiser(nn.Module):
 
     def __init__(self, net: nn.Module, sde: SDE, sigma_data: float = 0.5):
         super().__init__()
-        if not sigma_data > 0:
-            raise ValueError(f"sigma_data: expected a positive float, got {sigma_data}")
+        check_callable("net", net, "a network net(x, c_noise)")
+        check_instance("sde", sde, SDE, "VE()")
+        check_float("sigma_data", sigma_data, 0, open_low=True)
         self.net, self.sde, self.sigma_data = net, sde, sigma_data
         net_config = getattr(net, "config", {})
         self.config = dict(
@@ -118,6 +142,7 @@ class EDMDenoiser(nn.Module):
 
     def forward(self, x, t, *cond):
         alpha, sigma = coefficients(self.sde, t, x)
+        _check_dtype(x, self.net)
         s, sd = sigma / alpha, self.sigma_data
         c_skip = sd**2 / (s**2 + sd**2)
         c_out = s * sd / (s**2 + sd**2).sqrt()
@@ -129,4 +154,5 @@ class EDMDenoiser(nn.Module):
 
 def edm_loss_weight(s: torch.Tensor, sigma_data: float = 0.5) -> torch.Tensor:
     """lambda(s) = 1 / c_out^2 (Karras et al. 2022, Eq. 8 and Table 1), s = sigma / alpha."""
+    check_float("sigma_data", sigma_data, 0, open_low=True)
     return (s**2 + sigma_data**2) / (s * sigma_data) ** 2

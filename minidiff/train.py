@@ -1,57 +1,38 @@
-"""The training loop and an EMA of the weights; checkpoints (checkpoint.py) resume it exactly.
+"""The training loop; the EMA (ema.py) and checkpoints (checkpoint.py) it uses resume exactly.
 
 fit() is DDPM's loop (Ho et al. 2020, Alg. 1) with AdamW and an EMA of the weights. Notable choices:
 * One CPU torch.Generator drives all randomness (minibatches, and loss_fn's noise) and is saved
   in checkpoints, so a stopped and resumed run equals an uninterrupted one bit for bit.
+* A checkpoint records the run's lr, batch_size, ema_decay, data (shapes and sha256) and world
+  size; resuming with any of them changed is refused, naming the argument. steps may grow (the
+  run continues), log_every, val_data, progress and compile may change (the maths is the same).
 * Host work per step does not grow with the model: AdamW fused (CPU, CUDA) or foreach, clipping
   and the EMA as foreach ops, and no host sync: the losses are read back every log_every steps,
   where the non-finite stop is checked (before any save, so a checkpoint never holds NaNs).
 * Under torchrun the ranks split each minibatch and average gradients (distributed.py).
 """
 
-import contextlib
-import contextvars
-import copy
+import hashlib
 import os
 import time
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import distributed
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: F401
-from .checks import check_int
+from . import checks, distributed
+from .checkpoint import (  # noqa: F401
+    CheckpointError,
+    load_checkpoint,
+    next_checkpoint,
+    read_info,
+    save_checkpoint,
+)
+from .ema import EMA  # noqa: F401  (train.EMA)
 
-
-class EMA:
-    """EMA of the weights, shadow = decay shadow + (1 - decay) param, in `ema.model`: a frozen
-    deep copy in eval mode. Frozen parameters and buffers (e.g. norm statistics) are copied."""
-
-    def __init__(self, model: nn.Module, decay: float = 0.999):
-        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay < 1:
-            raise ValueError(f"decay: expected a float in [0, 1), got {decay!r}")
-        self.decay = float(decay)
-        self.model = copy.deepcopy(model).eval().requires_grad_(False)
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        """One foreach lerp over the trained parameters, one foreach copy of the rest: two ops
-        whatever the model's size; a frozen parameter's shadow stays bit-exact."""
-        averaged, copied = ([], []), ([], [])
-        for shadow, param in zip(self.model.parameters(), model.parameters()):
-            shadows, sources = averaged if param.requires_grad else copied
-            shadows.append(shadow)
-            sources.append(param)
-        copied[0].extend(self.model.buffers())
-        copied[1].extend(model.buffers())
-        if averaged[0]:
-            torch._foreach_lerp_(*averaged, 1.0 - self.decay)
-        if copied[0]:
-            torch._foreach_copy_(*copied)
+LOSS_FN = "a function loss_fn(model, *batch, generator) -> scalar tensor"
 
 
 @dataclass
@@ -73,51 +54,63 @@ def device_of(model: nn.Module) -> torch.device:
     return torch.device("cpu") if tensor is None else tensor.device
 
 
-_checkpoints = contextvars.ContextVar("train_checkpoints", default=None)
-
-
-@contextlib.contextmanager
-def checkpoints_in(directory):
-    """fit() calls given no checkpoint save to directory/fit-1, fit-2, ... (in call order) and
-    resume from there: the zoo wraps each build in this, so an interrupted build resumes."""
-    token = _checkpoints.set([Path(directory), 0])
-    try:
-        yield
-    finally:
-        _checkpoints.reset(token)
-
-
-def next_checkpoint(suffix: str = ".safetensors") -> Path | None:
-    """Inside checkpoints_in(directory): the path for the next fit; None outside."""
-    scope = _checkpoints.get()
-    if scope is None:
-        return None
-    scope[1] += 1
-    scope[0].mkdir(parents=True, exist_ok=True)
-    return scope[0] / f"fit-{scope[1]}{suffix}"
-
-
 def _as_tuple(data, name: str) -> tuple:
-    """data (a tensor or a sequence of tensors) as a tuple of tensors with one first dim N > 0."""
+    """data (a tensor or a sequence of tensors) as a tuple of finite tensors with one first dim
+    N > 0 (checked once, before training: a NaN there is bad data, not a diverging run)."""
     data = (data,) if isinstance(data, torch.Tensor) else data
     if not isinstance(data, (tuple, list)) or not all(isinstance(d, torch.Tensor) for d in data):
-        raise TypeError(f"{name}: expected a tensor (N, ...) or a tuple of them, got {type(data)}")
+        raise TypeError(f"{name}: expected a tensor (N, ...) or a tuple of them, got "
+                        f"{checks.describe(data)}")  # fmt: skip
     if len({d.shape[:1] for d in data}) != 1 or data[0].shape[:1] in [(), (0,)]:
         raise ValueError(f"{name}: expected one first dim N > 0, got {[d.shape for d in data]}")
-    return tuple(data)
+    return tuple(checks.check_tensor(name, d, floating=False) for d in data)
 
 
-def _check_fit_args(steps, batch_size, lr, log_every, generator) -> torch.Generator:
-    check_int("steps", steps)
-    check_int("batch_size", batch_size, 1)
-    check_int("log_every", log_every, 1)
-    if not isinstance(lr, (int, float)) or not lr > 0:
-        raise ValueError(f"lr: expected a positive float, got {lr!r}")
-    if generator is None:  # seeded from the global RNG, so torch.manual_seed makes runs repeatable
-        return torch.Generator().manual_seed(int(torch.randint(2**62, ())))
-    if not isinstance(generator, torch.Generator) or generator.device.type != "cpu":
-        raise ValueError(f"generator: expected a CPU torch.Generator, got {generator!r}")
-    return generator
+def _check_fit_args(model, loss_fn, steps, batch_size, lr, ema_decay, log_every, checkpoint,
+                    generator):  # fmt: skip
+    """The arguments of fit, checked; the generator to use (a fresh one seeded from the global
+    RNG if None, so that torch.manual_seed makes runs repeatable)."""
+    checks.check_instance("model", model, nn.Module, "an MLP(...)")
+    checks.check_callable("loss_fn", loss_fn, LOSS_FN)
+    steps = checks.check_int("steps", steps, 1)
+    batch_size = checks.check_int("batch_size", batch_size, 1)
+    checks.check_int("log_every", log_every, 1), checks.check_float("lr", lr, 0, open_low=True)
+    checks.check_float("ema_decay", ema_decay, 0, 1, open_high=True)
+    if checkpoint is not None and (
+        not isinstance(checkpoint, (str, os.PathLike)) or os.path.isdir(checkpoint)
+    ):
+        raise ValueError(f"checkpoint: expected a file path like 'run.safetensors' or None, got "
+                         f"{checks.describe(checkpoint)}")  # fmt: skip
+    if checks.check_generator("generator", generator, "cpu") is None:
+        generator = torch.Generator().manual_seed(int(torch.randint(2**62, ())))
+    return steps, batch_size, generator
+
+
+def _run_record(lr, batch_size, ema_decay, data) -> dict:
+    """What a checkpoint records of a run and fit compares on resume (JSON-able)."""
+    digest = hashlib.sha256()
+    for d in data:  # the bytes of each tensor (bf16 and bool too, viewed as bytes)
+        digest.update(d.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
+    shapes = [f"{tuple(d.shape)} {d.dtype}" for d in data]
+    world_size = distributed.world()[1]
+    data = dict(shapes=shapes, sha256=digest.hexdigest())
+    return dict(lr=float(lr), batch_size=batch_size, ema_decay=float(ema_decay), data=data,
+                world_size=world_size)  # fmt: skip
+
+
+def _check_resumable(path, run: dict, steps: int) -> None:
+    """Refuse to resume the checkpoint at path with other arguments than its run's."""
+    info = read_info(path)
+    for name, stored in (info["run"] or {}).items():
+        if run.get(name) != stored:
+            raise CheckpointError(
+                f"{name}: the checkpoint {path} was saved by a fit with {name}={stored!r}, this "
+                f"call has {name}={run.get(name)!r}; pass the same to resume it, or another "
+                "checkpoint path (or none) to start afresh"
+            )
+    if info["step"] > steps:
+        raise CheckpointError(f"steps: the checkpoint {path} is at step {info['step']}, beyond "
+                              f"steps={steps}; pass steps >= {info['step']}")  # fmt: skip
 
 
 def _adamw(model: nn.Module, lr: float) -> torch.optim.AdamW:
@@ -129,6 +122,7 @@ def _adamw(model: nn.Module, lr: float) -> torch.optim.AdamW:
 def clip_gradients(params: list, max_norm: float) -> torch.Tensor:
     """Scale the gradients so that their global L2 norm is at most max_norm (as
     nn.utils.clip_grad_norm_, in a fixed handful of foreach ops and no host sync); the norm."""
+    max_norm = checks.check_float("max_norm", max_norm, 0, open_low=True)
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return torch.zeros(())
@@ -137,13 +131,26 @@ def clip_gradients(params: list, max_norm: float) -> torch.Tensor:
     return norm
 
 
+def _checked_loss(loss):
+    """loss_fn's result, if it is a scalar tensor that depends on the parameters (metadata only)."""
+    if not isinstance(loss, torch.Tensor):
+        raise TypeError(f"loss_fn: expected {LOSS_FN}, it returned {checks.describe(loss)}")
+    if loss.ndim != 0:
+        raise ValueError(f"loss_fn: returned {checks.describe(loss)}, expected a scalar (0-dim) "
+                         "tensor; average per-sample losses, e.g. return loss.mean()")  # fmt: skip
+    if not loss.requires_grad:
+        raise ValueError("loss_fn: returned a loss that does not depend on the model's trained "
+                         "parameters (no grad); compute it from model(...)")  # fmt: skip
+    return loss
+
+
 def _train_step(model, loss_fn, data, batch_size, optimizer, ema, generator, step):
     """One AdamW step on a random minibatch (indices drawn on the CPU; under torchrun each rank
     takes its share), then the EMA update; returns the loss without a host sync."""
     idx = torch.randint(len(data[0]), (batch_size,), generator=generator)
     idx, noise_generator = distributed.shard(idx, generator, step)
     idx = idx.to(data[0].device, non_blocking=True)
-    loss = loss_fn(model, *[d[idx] for d in data], generator=noise_generator)
+    loss = _checked_loss(loss_fn(model, *[d[idx] for d in data], generator=noise_generator))
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     loss = distributed.average_gradients(model, loss.detach())
@@ -159,7 +166,8 @@ def _log(history: History, losses: list, last_step: int, bar) -> None:
     first = last_step - len(values) + 1
     for step, value in enumerate(values, first):
         if value != value or abs(value) == float("inf"):
-            raise FloatingPointError(f"fit: the loss is {value} at step {step}; try a lower lr")
+            raise FloatingPointError(f"fit: the loss is {value} at step {step}; the data "
+                                     "is finite, so the run diverged: try a lower lr")  # fmt: skip
     history.steps += range(first, last_step + 1)
     history.loss += values
     bar.set_postfix(loss=f"{values[-1]:.4g}", refresh=False)
@@ -168,8 +176,11 @@ def _log(history: History, losses: list, last_step: int, bar) -> None:
 @torch.no_grad()
 def evaluate(model, loss_fn, data, batch_size: int = 256, seed: int = 0) -> float:
     """Mean loss over `data`, with noise from a fresh generator seeded `seed`: runs compare."""
-    data = _as_tuple(data, "data")
-    device, generator = next(model.parameters()).device, torch.Generator().manual_seed(seed)
+    checks.check_instance("model", model, nn.Module)
+    checks.check_callable("loss_fn", loss_fn, LOSS_FN)
+    data, batch_size = _as_tuple(data, "data"), checks.check_int("batch_size", batch_size, 1)
+    generator = torch.Generator().manual_seed(checks.check_int("seed", seed))
+    device = device_of(model)
     total = 0.0
     for i in range(0, len(data[0]), batch_size):
         batch = [d[i : i + batch_size].to(device) for d in data]
@@ -177,10 +188,12 @@ def evaluate(model, loss_fn, data, batch_size: int = 256, seed: int = 0) -> floa
     return total / len(data[0])
 
 
-def _resume(checkpoint, model, state: dict, given: bool) -> int:
-    """load_checkpoint; a build's own checkpoint that can't be read (killed mid-save) is dropped
-    and the fit starts afresh, which, every seed being fixed, ends where it would have."""
+def _resume(checkpoint, model, state: dict, run: dict, steps: int, given: bool) -> int:
+    """load_checkpoint, if the checkpoint's run had the same arguments. A build's own checkpoint
+    (not given) that can't be used is dropped and the fit starts afresh, which, every seed being
+    fixed, ends where it would have; a given one raises CheckpointError, naming what differs."""
     try:
+        _check_resumable(checkpoint, run, steps)
         return load_checkpoint(checkpoint, model, **state)
     except CheckpointError as err:
         if given:
@@ -194,19 +207,21 @@ def fit(model, loss_fn, data, *, steps, batch_size=256, lr=1e-3, ema_decay=0.999
     """Train `model` by AdamW on random minibatches of `data` (a tensor or tuple of tensors, moved
     once to the model's device), with loss_fn(model, *batch, generator=generator) -> scalar. Every
     `log_every` steps and at the end: the non-finite check, the EMA model's loss on `val_data`,
-    and a save to `checkpoint` (a path; default: see checkpoints_in), resumed if present.
+    and a save to `checkpoint` (a path; default: see checkpoint.checkpoints_in), resumed if present.
     compile=True runs the forward and backward through torch.compile (off by default: it pays
     only for long runs on a GPU, after a compile of a minute or more)."""
-    generator = _check_fit_args(steps, batch_size, lr, log_every, generator)
-    rank = distributed.setup(model, batch_size)
-    data = tuple(d.to(device_of(model)) for d in _as_tuple(data, "data"))
+    args = _check_fit_args(model, loss_fn, steps, batch_size, lr, ema_decay, log_every, checkpoint,
+                           generator)  # fmt: skip
+    (steps, batch_size, generator), rank = args, distributed.setup(model, batch_size)
+    data, optimizer, ema = _as_tuple(data, "data"), _adamw(model, lr), EMA(model, ema_decay)
     val_data = None if val_data is None else _as_tuple(val_data, "val_data")
     given, checkpoint = checkpoint is not None, checkpoint or next_checkpoint()
-    optimizer, ema = _adamw(model, lr), EMA(model, ema_decay)
+    run = None if checkpoint is None else _run_record(lr, batch_size, ema_decay, data)
     state = dict(ema=ema, optimizer=optimizer, generator=generator)  # what a checkpoint restores
     history, start, t0 = History(ema=ema), 0, time.perf_counter()
     if checkpoint is not None and os.path.exists(checkpoint):
-        start = _resume(checkpoint, model, state, given)
+        start = _resume(checkpoint, model, state, run, steps, given)
+    data = tuple(d.to(device_of(model)) for d in data)
     forward = torch.compile(model) if compile else model  # the same parameters either way
     steps_left = range(start + 1, steps + 1)
     bar = tqdm(steps_left, initial=start, total=steps, disable=not progress or rank != 0)
@@ -223,6 +238,6 @@ def fit(model, loss_fn, data, *, steps, batch_size=256, lr=1e-3, ema_decay=0.999
             history.val_steps.append(step)
             history.val_loss.append(evaluate(ema.model, loss_fn, val_data, batch_size))
         if checkpoint is not None and rank == 0:
-            save_checkpoint(checkpoint, model, step=step, **state)
+            save_checkpoint(checkpoint, model, step=step, run=run, **state)
     history.seconds = time.perf_counter() - t0
     return history

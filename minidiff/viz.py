@@ -2,12 +2,37 @@
 the library never creates figures (lessons do, so they control size and layout).
 """
 
+import numpy as np
 import torch
+from matplotlib.axes import Axes
+
+from .checks import check_callable, check_float, check_int, check_tensor, describe
+
+
+def _check_axes(ax):
+    """ax must be one matplotlib Axes: not a figure, nor the array that plt.subplots returns."""
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax: expected one matplotlib Axes, e.g. axes[0] from fig, axes = "
+                        f"plt.subplots(1, 2), got {describe(ax)}")  # fmt: skip
+
+
+def _data(name: str, value, shape: tuple, expected: str) -> torch.Tensor:
+    """value (a tensor or array) as a finite CPU tensor whose dims match shape (None: any size;
+    a tuple: one of those sizes); `expected` spells the shape out for the message."""
+    if not isinstance(value, torch.Tensor | np.ndarray | list | tuple):
+        raise TypeError(f"{name}: expected a tensor {expected}, got {describe(value)}")
+    value = torch.as_tensor(value).detach().cpu()
+    sizes_ok = all(s is None or n in s for n, s in zip(value.shape, shape))
+    if value.ndim != len(shape) or not sizes_ok:
+        raise ValueError(f"{name}: expected a tensor {expected}, got {describe(value)}")
+    return check_tensor(name, value, min_ndim=len(shape), floating=False)
 
 
 def scatter_2d(ax, x, title=None, lim=3.0, color="C0", size=2, alpha=0.5):
     """Scatter of 2-D samples with a fixed square window [-lim, lim]^2."""
-    x = torch.as_tensor(x).detach().cpu().numpy()
+    _check_axes(ax)
+    x = _data("x", x, (None, (2,)), "of 2-D points (N, 2)").numpy()
+    lim = check_float("lim", lim, 0, open_low=True)
     ax.scatter(x[:, 0], x[:, 1], s=size, alpha=alpha, color=color, linewidths=0)
     ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xticks=[], yticks=[])
     if title:
@@ -17,6 +42,9 @@ def scatter_2d(ax, x, title=None, lim=3.0, color="C0", size=2, alpha=0.5):
 
 def density_2d(ax, log_prob, lim=3.0, n=150, title=None, cmap="viridis"):
     """Image of exp(log_prob) on an n x n grid; log_prob maps (m, 2) float64 points to (m,)."""
+    _check_axes(ax)
+    check_callable("log_prob", log_prob, "a function log_prob(points) -> (m,) log-densities")
+    lim, n = check_float("lim", lim, 0, open_low=True), check_int("n", n, 2)
     u = torch.linspace(-lim, lim, n, dtype=torch.float64)
     grid = torch.stack(torch.meshgrid(u, u, indexing="xy"), -1).reshape(-1, 2)
     p = log_prob(grid).exp().reshape(n, n).detach().cpu().numpy()
@@ -29,7 +57,9 @@ def density_2d(ax, log_prob, lim=3.0, n=150, title=None, cmap="viridis"):
 
 def trajectories(ax, path, lim=3.0, n=30, color="k"):
     """Lines through a path of states (steps, B, 2): the first n samples' trajectories."""
-    path = torch.as_tensor(path).detach().cpu()[:, :n].numpy()
+    _check_axes(ax)
+    lim, n = check_float("lim", lim, 0, open_low=True), check_int("n", n, 1)
+    path = _data("path", path, (None, None, (2,)), "of states (steps, B, 2)")[:, :n].numpy()
     for i in range(path.shape[1]):
         ax.plot(path[:, i, 0], path[:, i, 1], color=color, lw=0.6, alpha=0.7)
     ax.scatter(path[-1, :, 0], path[-1, :, 1], s=6, color="C3", zorder=3)
@@ -39,6 +69,10 @@ def trajectories(ax, path, lim=3.0, n=30, color="k"):
 
 def loss_curve(ax, history, log=True):
     """Training loss (and validation loss, if recorded) of a train.History."""
+    _check_axes(ax)
+    if not all(hasattr(history, a) for a in ("steps", "loss", "val_steps", "val_loss")):
+        raise TypeError(f"history: expected a train.History (what train.fit returns), "
+                        f"got {describe(history)}")  # fmt: skip
     ax.plot(history.steps, history.loss, lw=0.8, alpha=0.6, label="train")
     if history.val_loss:
         ax.plot(history.val_steps, history.val_loss, "o-", ms=3, label="validation (EMA)")
@@ -50,9 +84,9 @@ def loss_curve(ax, history, log=True):
 def image_grid(ax, images, nrow: int = 8, title=None, pad: int = 1):
     """Images (N, C, H, W) in [-1, 1] (C = 1 or 3) tiled nrow per row, with `pad` white pixels
     between them; values outside [-1, 1] are clipped for display only."""
-    images = torch.as_tensor(images).detach().float().cpu()
-    if images.ndim != 4 or images.shape[1] not in (1, 3):
-        raise ValueError(f"images: expected (N, 1 or 3, H, W), got shape {tuple(images.shape)}")
+    _check_axes(ax)
+    images = _data("images", images, (None, (1, 3), None, None), "(N, 1 or 3, H, W)").float()
+    nrow, pad = check_int("nrow", nrow, 1), check_int("pad", pad, 0)
     n, c, h, w = images.shape
     cols, rows = min(nrow, n), -(-n // nrow)
     canvas = torch.ones(c, rows * (h + pad) + pad, cols * (w + pad) + pad)

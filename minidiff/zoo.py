@@ -7,8 +7,11 @@ is a fingerprint: the recipe's name and version, the source of its build and tra
 when the recipe is made, so editing a file during a build changes nothing), the model's config, the
 budget (fast or full) and the fingerprints of its needs, so an edited recipe is retrained, never
 silently reused. Edits to library code a recipe calls are not seen: bump the recipe's version.
-A build checkpoints every train.fit it runs in `<name>-<mode>.partial-<fp>/`: an interrupted build
-resumes there and ends bit-identical to an uninterrupted one. Nothing downloads (see archive.py).
+The json beside the weights records the fingerprint and the weights' sha256: weights that json
+does not record (written by anything else, or by a build killed before its json) are retrained,
+never loaded. A build checkpoints every train.fit it runs in `<name>-<mode>.partial-<fp>/`: an
+interrupted build resumes there and ends bit-identical to an uninterrupted one. Nothing downloads
+(see archive.py).
 """
 
 import contextlib
@@ -27,8 +30,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import __version__, distributed, runtime, train
-from .checkpoint import atomic_write
+from . import __version__, checkpoint, checks, distributed, files, runtime, train
+from .files import atomic_write
 from .runtime import cache_dir, fast_mode  # noqa: F401  (zoo.cache_dir, zoo.fast_mode)
 
 
@@ -52,8 +55,16 @@ class Recipe:
     source: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        if not all(isinstance(r, Recipe) for r in self.needs):
+        if not isinstance(self.name, str) or not self.name or "/" in self.name or "\\" in self.name:
+            raise ValueError(f"name: expected a file-name stem like 'ring_teacher', got "
+                             f"{checks.describe(self.name)}")  # fmt: skip
+        checks.check_callable("build", self.build, "a function () -> untrained model")
+        checks.check_callable("train", self.train, "a function (model, fast, progress) -> model")
+        checks.check_int("version", self.version, 1)
+        needs = self.needs if isinstance(self.needs, (tuple, list)) else [self.needs]
+        if not all(isinstance(r, Recipe) for r in needs):
             raise TypeError(f"needs: expected a tuple of zoo.Recipe, got {self.needs!r}")
+        object.__setattr__(self, "needs", tuple(self.needs))
         object.__setattr__(self, "source", _source(self.build) + "\n" + _source(self.train))
 
 
@@ -80,6 +91,14 @@ def fingerprint(recipe: Recipe, fast: bool) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _built(recipe: Recipe) -> nn.Module:
+    model = recipe.build()
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"recipe {recipe.name!r}: its build function returned "
+                        f"{checks.describe(model)}, expected an untrained nn.Module")  # fmt: skip
+    return model
+
+
 def path_of(recipe: Recipe, fast: bool, root: Path | None = None) -> Path:
     return Path(root or cache_dir()) / f"{recipe.name}-{'fast' if fast else 'full'}.safetensors"
 
@@ -93,19 +112,28 @@ def _partial_dir(path: Path, fp: str) -> Path:
 
 
 def _stored_fingerprint(path: Path) -> str | None:
-    """The fingerprint in the json beside the weights at path; None if there is none."""
+    """The fingerprint in the json beside the weights at path if that json is the record of these
+    very weights (it holds their sha256); None otherwise."""
     try:
         meta = json.loads(path.with_suffix(".json").read_text())
+        digest = files.sha256(path)
     except (OSError, ValueError):
         return None
-    return meta.get("fingerprint") if isinstance(meta, dict) and path.exists() else None
+    ok = isinstance(meta, dict) and meta.get("sha256") == digest
+    return meta.get("fingerprint") if ok else None
 
 
 def _cached(path: Path, model: nn.Module, fp: str) -> bool:
-    """Load path into model if its fingerprint matches; False (with the reason) otherwise."""
+    """Load path into model if its json records these weights and fingerprint; False (with the
+    reason) otherwise."""
     if not path.exists():
         return False
-    if _stored_fingerprint(path) != fp:
+    stored = _stored_fingerprint(path)
+    if stored is None:
+        warnings.warn(f"zoo: {path} is not the file its json records (another sha256, or no "
+                      "json); retraining", stacklevel=3)  # fmt: skip
+        return False
+    if stored != fp:
         print(f"zoo: {path.name} was made by another version of its recipe; retraining")
         return False
     try:
@@ -136,10 +164,13 @@ def _train(recipe: Recipe, model: nn.Module, fast: bool, progress: bool, partial
         print(f"zoo: training {recipe.name} on {device}{resumed}")
     token = _building.set(recipe)
     try:
-        with train.checkpoints_in(partial):
+        with checkpoint.checkpoints_in(partial):
             model = recipe.train(model.to(device), fast, progress)
     finally:
         _building.reset(token)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"recipe {recipe.name!r}: its train function returned "
+                        f"{checks.describe(model)}, expected the trained model")  # fmt: skip
     return model.cpu()
 
 
@@ -148,16 +179,18 @@ def _store(path: Path, model: nn.Module, meta: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     train.save_checkpoint(path, model)
     meta |= dict(device=str(runtime.device()), torch=torch.__version__, minidiff=__version__)
+    meta["sha256"] = files.sha256(path)  # ties this record to these weights and no others
     atomic_write(path.with_suffix(".json"), lambda f: f.write(json.dumps(meta).encode()))
 
 
 def load(recipe: Recipe, fast: bool | None = None, progress: bool = True, root=None) -> nn.Module:
     """The trained model of `recipe` (on the CPU, eval mode, frozen), trained now if not cached."""
-    if not isinstance(recipe, Recipe):
-        raise TypeError(f"recipe: expected a zoo.Recipe, got {type(recipe).__name__}")
+    checks.check_instance("recipe", recipe, Recipe, "recipes.digits_unet")
+    if fast is not None and not isinstance(fast, bool):
+        raise TypeError(f"fast: expected True, False or None, got {checks.describe(fast)}")
     _check_needed(recipe)
     fast = fast_mode() if fast is None else fast
-    model = recipe.build()
+    model = _built(recipe)
     path, fp = path_of(recipe, fast, root), fingerprint(recipe, fast)
     if not _cached(path, model, fp):
         start, partial = time.perf_counter(), _partial_dir(path, fp)

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-from minidiff import zoo
+from minidiff import checkpoint, zoo
 from minidiff.nets.mlp import MLP
 
 CALLS = []
@@ -73,10 +73,28 @@ def test_changed_recipe_is_retrained_not_reused(tmp_path, capsys):
 def test_corrupt_cache_is_retrained_with_a_warning(tmp_path):
     zoo.load(RECIPE, fast=True, root=tmp_path)
     zoo.path_of(RECIPE, True, tmp_path).write_bytes(b"not a checkpoint")
-    with pytest.warns(UserWarning, match="cannot be loaded"):
+    with pytest.warns(UserWarning, match="not the file its json records"):
         model = zoo.load(RECIPE, fast=True, root=tmp_path)
     assert CALLS == [True, True]
     torch.testing.assert_close(weights(model), weights(build()) + 1.0)
+
+
+@pytest.mark.parametrize("stranger", ["untrained", "other_recipe"])
+def test_weights_the_json_does_not_record_are_retrained_never_loaded(tmp_path, stranger):
+    """Weights written at a recipe's path by anything else (an untrained model saved there; an
+    edited recipe's build killed between its weights and its json, then the edit reverted)."""
+    zoo.load(RECIPE, fast=True, root=tmp_path)
+    path = zoo.path_of(RECIPE, True, tmp_path)
+    model = build()
+    if stranger == "other_recipe":
+        with torch.no_grad():
+            next(model.parameters()).add_(7.0)
+    checkpoint.save_checkpoint(path, model)  # the json beside it is still the valid one
+    assert not zoo.is_cached(RECIPE, True, tmp_path)
+    with pytest.warns(UserWarning, match="not the file its json records"):
+        loaded = zoo.load(RECIPE, fast=True, root=tmp_path)
+    assert CALLS == [True, True] and zoo.is_cached(RECIPE, True, tmp_path)
+    torch.testing.assert_close(weights(loaded), weights(build()) + 1.0)
 
 
 def test_cache_dir_and_fast_mode_follow_the_environment(tmp_path, monkeypatch):

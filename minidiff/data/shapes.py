@@ -9,6 +9,7 @@ Notable choices:
   (anti-aliasing); two objects are kept a GAP apart: a clear pixel row or column between them.
 """
 
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -176,8 +177,9 @@ def generate(n: int, size: int = 16, seed: int = 0, max_objects: int = 2) -> Sha
     likely). Draws from a private torch.Generator seeded with `seed`; returns CPU tensors.
     """
     for name, value in (("n", n), ("size", size), ("seed", seed), ("max_objects", max_objects)):
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise TypeError(f"{name}: expected an int, got {type(value).__name__} {value!r}")
+    n, size, seed, max_objects = int(n), int(size), int(seed), int(max_objects)  # numpy ints too
     if n < 1:
         raise ValueError(f"n: expected a positive number of images, got {n}")
     if size not in (16, 32):

@@ -9,17 +9,35 @@ EDM2): the oracles that samplers and losses are tested against. Notable choices:
 """
 
 import math
+import numbers
 
 import torch
 
+from minidiff.checks import check_float, check_generator, check_tensor, describe
 from minidiff.sde import as_time
 
 
 def _check_positive(name: str, value, integer: bool = False):
-    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or not value > 0:
+    """value must be a positive (finite) int or number, numpy's too; returns it as int or float."""
+    ok = isinstance(value, numbers.Integral if integer else numbers.Real)
+    if isinstance(value, bool) or not ok or not 0 < value < math.inf:
         kind = "int" if integer else "number"
-        raise ValueError(f"{name}: expected a positive {kind}, got {value!r}")
+        raise ValueError(f"{name}: expected a positive {kind}, got {describe(value)}")
+    return int(value) if integer else float(value)
+
+
+def _check_sampling(n, generator, device="cpu") -> int:
+    """n a positive int (returned as an int); generator None or a torch.Generator on `device`."""
+    check_generator("generator", generator, device)
+    return _check_positive("n", n, integer=True)
+
+
+def _check_sde(sde):
+    """sde must be a process instance such as sde.VP() (anything with alpha(t) and sigma(t))."""
+    if isinstance(sde, type) or not (hasattr(sde, "alpha") and hasattr(sde, "sigma")):
+        hint = f"; call it: {sde.__name__}()" if isinstance(sde, type) else ""
+        raise TypeError(f"sde: expected a process such as sde.VP(), got {describe(sde)}{hint}")
+    return sde
 
 
 class GaussianMixture:
@@ -31,9 +49,7 @@ class GaussianMixture:
     """
 
     def __init__(self, weights, means, covs):
-        means = torch.as_tensor(means)
-        if not means.is_floating_point():
-            raise TypeError(f"means: expected a floating-point tensor, got dtype {means.dtype}")
+        means = check_tensor("means", torch.as_tensor(means), min_ndim=2)  # floating and finite
         if means.ndim != 2:
             raise ValueError(f"means: expected shape (K, d), got {tuple(means.shape)}")
         K, d = means.shape
@@ -43,10 +59,11 @@ class GaussianMixture:
             raise ValueError(
                 f"weights: expected shape ({K},) like means, got {tuple(weights.shape)}"
             )
-        if not bool(torch.all(weights > 0)):
-            raise ValueError(f"weights: expected all weights > 0, got {weights.tolist()}")
-        if covs.shape != (K, d, d):
-            raise ValueError(f"covs: expected shape ({K}, {d}, {d}), got {tuple(covs.shape)}")
+        if not bool(torch.all((weights > 0) & (weights < math.inf))):
+            raise ValueError(f"weights: expected finite weights > 0, got {weights.tolist()}")
+        if covs.shape != (K, d, d) or not bool(torch.isfinite(covs).all()):
+            raise ValueError(f"covs: expected finite matrices, shape ({K}, {d}, {d}), got "
+                             f"{describe(covs)}")  # fmt: skip
         if not torch.allclose(covs, covs.mT):
             raise ValueError("covs: expected symmetric matrices, got non-symmetric covariances")
         lam, U = torch.linalg.eigh(covs)  # (K, d), (K, d, d)
@@ -65,7 +82,7 @@ class GaussianMixture:
         return x
 
     def _coefficients(self, x, t, sde):
-        t = as_time(t, self._check_x(x))
+        t, sde = as_time(t, self._check_x(x)), _check_sde(sde)
         return sde.alpha(t), sde.sigma(t)
 
     def _components(self, x, alpha, sigma):
@@ -79,7 +96,7 @@ class GaussianMixture:
 
     def sample(self, n: int, generator=None, return_labels: bool = False):
         """n samples (n, d); with return_labels also the component index of each (n,)."""
-        _check_positive("n", n, integer=True)
+        n = _check_sampling(n, generator, self.means.device)
         k = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         eps = torch.randn(
             n,
@@ -123,6 +140,7 @@ class GaussianMixture:
 
     def denoiser(self, sde):
         """The exact denoiser(x, t) -> x0_hat = E[x0 | x_t = x] under `sde` (library contract)."""
+        _check_sde(sde)
 
         def denoiser(x, t):
             return self.posterior_mean(x, t, sde)
@@ -131,6 +149,7 @@ class GaussianMixture:
 
     def marginal(self, sde, t: float) -> "GaussianMixture":
         """p_t at a scalar t: the GaussianMixture of alpha mu_k and alpha^2 Sigma_k + sigma^2 I."""
+        _check_sde(sde)
         t = torch.as_tensor(t, dtype=self.means.dtype, device=self.means.device)
         if t.ndim != 0 or not 0 <= t.item() <= 1:
             raise ValueError(f"t: expected a float in [0, 1], got {t.tolist()}")
@@ -145,9 +164,8 @@ def ring(k: int = 8, radius: float = 1.4, std: float = 0.1, dtype=torch.float32)
 
     Per-coordinate variance is radius^2 / 2 + std^2 (for k >= 3): about 1 with the defaults.
     """
-    _check_positive("k", k, integer=True)
-    _check_positive("radius", radius)
-    _check_positive("std", std)
+    k = _check_positive("k", k, integer=True)
+    radius, std = _check_positive("radius", radius), _check_positive("std", std)
     angle = 2 * math.pi * torch.arange(k, dtype=dtype) / k
     means = radius * torch.stack([angle.cos(), angle.sin()], dim=1)  # (k, 2)
     covs = std**2 * torch.eye(2, dtype=dtype).expand(k, 2, 2)
@@ -161,9 +179,8 @@ def grid(
 
     Per-coordinate variance is spacing^2 (side^2 - 1) / 12 + std^2: about 1 with the defaults.
     """
-    _check_positive("side", side, integer=True)
-    _check_positive("spacing", spacing)
-    _check_positive("std", std)
+    side = _check_positive("side", side, integer=True)
+    spacing, std = _check_positive("spacing", spacing), _check_positive("std", std)
     ticks = spacing * (torch.arange(side, dtype=dtype) - (side - 1) / 2)
     means = torch.cartesian_prod(ticks, ticks).reshape(side * side, 2)  # (side^2, 2)
     covs = std**2 * torch.eye(2, dtype=dtype).expand(side * side, 2, 2)
@@ -179,8 +196,7 @@ def correlated(dtype=torch.float32) -> GaussianMixture:
 
 
 def _noisy(x, noise, generator):
-    if not isinstance(noise, (int, float)) or isinstance(noise, bool) or noise < 0:
-        raise ValueError(f"noise: expected a number >= 0, got {noise!r}")
+    noise = check_float("noise", noise, 0)
     return x + noise * torch.randn(x.shape, generator=generator)
 
 
@@ -190,7 +206,7 @@ def moons(n: int, noise: float = 0.05, generator=None) -> torch.Tensor:
     Centred and scaled by one factor (shape kept) to per-coordinate std about (1.2, 0.7);
     `noise` is the std of Gaussian noise added afterwards.
     """
-    _check_positive("n", n, integer=True)
+    n = _check_sampling(n, generator)
     theta = math.pi * torch.rand(n, generator=generator)
     upper = torch.rand(n, generator=generator) < 0.5
     outer = torch.stack([theta.cos(), theta.sin()], dim=1)
@@ -205,7 +221,7 @@ def swiss_roll(n: int, noise: float = 0.05, generator=None) -> torch.Tensor:
     Centred at its exact mean (2, 2 / (3 pi)) and scaled by 1 / 6.8 to per-coordinate std about 1;
     `noise` is the std of Gaussian noise added afterwards.
     """
-    _check_positive("n", n, integer=True)
+    n = _check_sampling(n, generator)
     s = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))
     x = torch.stack([s * s.cos(), s * s.sin()], dim=1)
     return _noisy((x - torch.tensor([2.0, 2 / (3 * math.pi)])) / 6.8, noise, generator)
@@ -216,7 +232,7 @@ def checkerboard(n: int, generator=None) -> torch.Tensor:
 
     Cells have side sqrt(3) / 2, so each coordinate is uniform on [-sqrt(3), sqrt(3)]: std 1.
     """
-    _check_positive("n", n, integer=True)
+    n = _check_sampling(n, generator)
     x1 = 4 * torch.rand(n, generator=generator)  # column coordinate in [0, 4)
     row = 2 * torch.randint(0, 2, (n,), generator=generator) + x1.floor() % 2  # col + row even
     x2 = row + torch.rand(n, generator=generator)

@@ -25,8 +25,9 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import distributed, gan, losses, schedules, targets, train
-from ..checkpoint import atomic_write
+from ..checkpoint import next_checkpoint
 from ..checks import check_int
+from ..files import atomic_write
 from ..sde import noise_like
 
 
@@ -107,14 +108,14 @@ def fit(ufogen: UFOGen, data, *, steps, batch_size=64, d_every=2, ema_decay=0.99
     """Alternate the players on random minibatches of data (x0, *cond): a D step every d_every-th
     iteration, a G step every iteration, then the EMA of G (train_ufo.py: d_every 2, EMA 0.99).
     Every 100 iterations both players' state goes to `checkpoint` (a path; default: see
-    train.checkpoints_in), resumed if present (the losses before it are not kept)."""
+    checkpoint.checkpoints_in), resumed if present (the losses before it are not kept)."""
     check_int("steps", steps, 1)
     check_int("batch_size", batch_size, 1)
     check_int("d_every", d_every, 1)
     data = train._as_tuple(data, "data")
     generator = generator or torch.Generator().manual_seed(0)
     history = History(ema=train.EMA(ufogen.G, ema_decay))
-    checkpoint = checkpoint or train.next_checkpoint(".pt")
+    checkpoint = checkpoint or next_checkpoint(".pt")
     start = _restore(checkpoint, ufogen, history, generator) if checkpoint else 0
     device = next(ufogen.G.parameters()).device
     for step in tqdm(range(start + 1, steps + 1), desc="UFOGen", disable=not progress):

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from minidiff.checks import check_int
+from minidiff.checks import check_choice, check_instance, check_int, describe
 from minidiff.nets.layers import group_norm, zero_init
 
 KINDS, ACTIVATIONS, KERNELS = ("cross", "self+cross"), ("gelu", "swish"), ("softmax", "relu")
@@ -39,12 +39,11 @@ class Block:
 
     def __post_init__(self):
         for name, options in [("kind", KINDS), ("activation", ACTIVATIONS), ("kernel", KERNELS)]:
-            if getattr(self, name) not in options:
-                raise ValueError(f"{name}: expected one of {options}, got {getattr(self, name)!r}")
-        for name in ("depth", "num_heads", "ffn_expansion"):
-            check_int(name, getattr(self, name), 1)
+            check_choice(name, getattr(self, name), options)
+        for name in ("depth", "num_heads", "ffn_expansion"):  # numpy ints are stored as ints
+            object.__setattr__(self, name, check_int(name, getattr(self, name), 1))
         if not isinstance(self.shared_kv, bool):
-            raise ValueError(f"shared_kv: expected a bool, got {self.shared_kv!r}")
+            raise ValueError(f"shared_kv: expected a bool, got {describe(self.shared_kv)}")
 
 
 def relu_attention(q, k, v, mask=None):
@@ -65,7 +64,11 @@ class Attention(nn.Module):
 
     def __init__(self, dim, context_dim=None, num_heads=4, shared_kv=False, kernel="softmax"):
         super().__init__()
-        kv_dim = dim if context_dim is None else context_dim
+        dim, num_heads = check_int("dim", dim, 1), check_int("num_heads", num_heads, 1)
+        if dim % num_heads:
+            raise ValueError(f"num_heads: expected a divisor of dim={dim}, got {num_heads}")
+        kv_dim = dim if context_dim is None else check_int("context_dim", context_dim, 1)
+        check_choice("kernel", kernel, KERNELS)
         self.num_heads, self.kernel = num_heads, kernel
         self.to_q = nn.Linear(dim, dim, bias=False)
         self.to_k = nn.Linear(kv_dim, dim, bias=False)
@@ -110,6 +113,7 @@ class TransformerBlock(nn.Module):
 
     def __init__(self, dim: int, context_dim: int | None, block: Block):
         super().__init__()
+        check_instance("block", block, Block, "Block()")
         heads, kv, kernel = block.num_heads, block.shared_kv, block.kernel
         self.self_attention = self.cross_attention = None
         if block.kind == "self+cross":
@@ -135,6 +139,7 @@ class SpatialTransformer(nn.Module):
 
     def __init__(self, channels: int, context_dim: int | None, block: Block):
         super().__init__()
+        check_instance("block", block, Block, "Block()")
         self.norm, self.proj_in = group_norm(channels), nn.Conv2d(channels, channels, 1)
         self.blocks = nn.ModuleList(
             TransformerBlock(channels, context_dim, block) for _ in range(block.depth)

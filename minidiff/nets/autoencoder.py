@@ -14,8 +14,8 @@ colours, which MSE reconstructs); the encoder's log-variance is clamped to [-30,
 import torch
 from torch import nn
 
-from minidiff.checks import check_int
-from minidiff.nets.layers import Downsample, ResBlock, Upsample, conv3x3, group_norm
+from minidiff.checks import check_float, check_generator, check_int, check_tensor, describe
+from minidiff.nets.layers import Downsample, ResBlock, Upsample, check_input, conv3x3, group_norm
 
 
 class Coder(nn.Module):
@@ -39,6 +39,13 @@ class Coder(nn.Module):
         return self.conv_out(self.blocks(self.conv_in(x)))
 
 
+def _check_widths(name: str, widths) -> list[int]:
+    """A non-empty list of positive int widths (numpy ints become ints: the config is JSON)."""
+    if not isinstance(widths, (tuple, list)) or len(widths) < 1:
+        raise ValueError(f"{name}: expected a non-empty list of widths, got {describe(widths)}")
+    return [check_int(name, width, 1) for width in widths]
+
+
 class AutoEncoder(nn.Module):
     """E: 3 x H x W -> (mean, log-variance) of z_channels x H/f x W/f; D: z -> 3 x H x W.
 
@@ -51,24 +58,22 @@ class AutoEncoder(nn.Module):
         separable=False,
     ):  # fmt: skip
         super().__init__()
-        check_int("in_channels", in_channels, 1)
-        check_int("z_channels", z_channels, 1)
-        decoder_channels = (
-            tuple(reversed(channels)) if decoder_channels is None else decoder_channels
+        in_channels = check_int("in_channels", in_channels, 1)
+        z_channels = check_int("z_channels", z_channels, 1)
+        channels = _check_widths("channels", channels)
+        decoder_channels = _check_widths(
+            "decoder_channels", channels[::-1] if decoder_channels is None else decoder_channels
         )
-        for name, widths in (("channels", channels), ("decoder_channels", decoder_channels)):
-            if not isinstance(widths, (tuple, list)) or len(widths) < 1:
-                raise ValueError(f"{name}: expected a non-empty list of widths, got {widths!r}")
-            for width in widths:
-                check_int(name, width, 1)
+        if not isinstance(separable, bool):
+            raise TypeError(f"separable: expected a bool, got {describe(separable)}")
         if len(decoder_channels) != len(channels):
             raise ValueError(
                 f"decoder_channels: expected {len(channels)} widths like channels "
                 f"{tuple(channels)} (the same downsampling), got {tuple(decoder_channels)}"
             )
         self.config = dict(
-            in_channels=in_channels, z_channels=z_channels, channels=list(channels),
-            decoder_channels=list(decoder_channels), separable=bool(separable),
+            in_channels=in_channels, z_channels=z_channels, channels=channels,
+            decoder_channels=decoder_channels, separable=separable,
         )  # fmt: skip
         self.factor = 2 ** (len(channels) - 1)
         self.encoder = Coder(in_channels, 2 * z_channels, channels)
@@ -80,15 +85,17 @@ class AutoEncoder(nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of q(z | x), each (B, z_channels, H/f, W/f)."""
         c, f = self.config["in_channels"], self.factor
-        if not torch.is_tensor(x) or x.ndim != 4 or x.shape[1] != c or x.shape[2] % f:
-            got = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
-            raise ValueError(f"x: expected images (B, {c}, H, W), H and W divisible by {f}; {got}")
+        check_input("x", x, self.encoder.conv_in.weight.dtype, ("B", c, "H", "W"), "images")
+        if x.shape[2] % f or x.shape[3] % f:
+            raise ValueError(f"x: expected images (B, {c}, H, W) with H and W divisible by {f}, "
+                             f"got {describe(x)}")  # fmt: skip
         mean, logvar = self.encoder(x).chunk(2, dim=1)
         return mean, logvar.clamp(-30.0, 20.0)
 
     def forward(self, x, generator=None):
         """(reconstruction of a sampled z, mean, log-variance)."""
         mean, logvar = self.encode(x)
+        check_generator("generator", generator)
         device = x.device if generator is None else generator.device  # drawn where it lives
         noise = torch.randn(mean.shape, generator=generator, device=device, dtype=x.dtype)
         noise = noise.to(x.device)
@@ -100,10 +107,8 @@ class AutoEncoder(nn.Module):
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Images from diffusion latents (the inverse of `latents`)."""
-        z = self.config["z_channels"]
-        if not torch.is_tensor(latents) or latents.ndim != 4 or latents.shape[1] != z:
-            got = tuple(latents.shape) if torch.is_tensor(latents) else type(latents).__name__
-            raise ValueError(f"latents: expected (B, {z}, h, w), got {got}")
+        z, dtype = self.config["z_channels"], self.decoder.conv_in.weight.dtype
+        check_input("latents", latents, dtype, ("B", z, "h", "w"), noun="")
         return self.decoder(latents / self.scale)
 
 
@@ -114,6 +119,7 @@ def kl_divergence(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 def vae_loss(model: AutoEncoder, x, *, generator=None, beta: float = 1e-3) -> torch.Tensor:
     """Mean squared reconstruction error plus beta times the mean KL to N(0, I)."""
+    check_float("beta", beta, 0)
     reconstruction, mean, logvar = model(x, generator=generator)
     return (reconstruction - x).square().mean() + beta * kl_divergence(mean, logvar)
 
@@ -127,5 +133,9 @@ def decoder_loss(model: AutoEncoder, x, *, generator=None) -> torch.Tensor:
 
 def psnr(images: torch.Tensor, reference: torch.Tensor) -> float:
     """Peak signal-to-noise ratio in dB of images in [-1, 1] (peak-to-peak 2) to reference."""
+    check_tensor("images", images), check_tensor("reference", reference)  # finite, non-empty
+    if reference.shape != images.shape:
+        raise ValueError(f"reference: expected images' shape {tuple(images.shape)}, got "
+                         f"{describe(reference)}")  # fmt: skip
     mse = (images.clamp(-1, 1) - reference).square().mean().item()
     return 10 * torch.log10(torch.tensor(4.0 / max(mse, 1e-12))).item()

@@ -7,12 +7,15 @@ conv-GroupNorm-SiLU blocks as in ADM (Dhariwal & Nichol 2021) with per-sample no
 composition never changes a feature; labels -1 (attribute not given) are ignored by the loss.
 """
 
+import numbers
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from minidiff import fd, train
-from minidiff.checks import check_int
+from minidiff.checks import check_instance, check_int, describe
+from minidiff.nets.layers import check_input
 
 
 def _block(channels_in: int, channels_out: int, stride: int) -> nn.Sequential:
@@ -22,6 +25,19 @@ def _block(channels_in: int, channels_out: int, stride: int) -> nn.Sequential:
         nn.GroupNorm(min(8, channels_out), channels_out),
         nn.SiLU(),
     )
+
+
+def _check_heads(heads) -> dict[str, int]:
+    """{name: number of classes >= 2} with identifier names; numpy ints become ints."""
+    valid = isinstance(heads, dict) and heads and all(
+        isinstance(k, str) and k.isidentifier() and isinstance(v, numbers.Integral)
+        and not isinstance(v, bool) and v >= 2
+        for k, v in heads.items()
+    )  # fmt: skip
+    if not valid:
+        raise ValueError(f"heads: expected a non-empty dict {{name: classes >= 2}}, e.g. "
+                         f"{{'digit': 10}}, got {describe(heads)}")  # fmt: skip
+    return {k: int(v) for k, v in heads.items()}
 
 
 class Classifier(nn.Module):
@@ -35,21 +51,13 @@ class Classifier(nn.Module):
 
     def __init__(self, in_channels: int = 1, heads: dict | None = None, width=16, depth=3):
         super().__init__()
-        self.config = dict(in_channels=in_channels, heads=heads, width=width, depth=depth)
-        for name, low in [("in_channels", 1), ("width", 8), ("depth", 1)]:
-            check_int(name, self.config[name], low)
-        if (
-            not isinstance(heads, dict)
-            or not heads
-            or not all(
-                isinstance(k, str) and k.isidentifier() and type(v) is int and v >= 2
-                for k, v in heads.items()
-            )
-        ):
-            raise ValueError(
-                f"heads: expected a non-empty dict {{name: classes >= 2}}, got {heads}"
-            )
-        self.config["heads"] = dict(heads)
+        self.config = dict(  # ints as ints: the config is stored in checkpoints
+            in_channels=check_int("in_channels", in_channels, 1), heads=_check_heads(heads),
+            width=check_int("width", width, 8), depth=check_int("depth", depth, 1),
+        )  # fmt: skip
+        in_channels, heads, width, depth = self.config.values()
+        if width % 8:
+            raise ValueError(f"width: expected a multiple of 8 (GroupNorm's 8 groups), got {width}")
         self.feature_dim = width * 2**depth
         layers = [_block(in_channels, width, 1)]
         for i in range(depth):
@@ -60,12 +68,8 @@ class Classifier(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, D) globally pooled features of the last stage: what FD and KD compare."""
-        channels = self.config["in_channels"]
-        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != channels:
-            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"x: expected images of shape (B, {channels}, H, W), got {got}")
-        if not x.is_floating_point():
-            raise ValueError(f"x: expected floating-point images in [-1, 1], got {x.dtype}")
+        shape, dtype = ("B", self.config["in_channels"], "H", "W"), self.body[0][0].weight.dtype
+        check_input("x", x, dtype, shape, "images in [-1, 1] of shape")
         return self.body(x).mean(dim=(2, 3))  # (B, D)
 
     def forward(self, x: torch.Tensor) -> dict:
@@ -73,25 +77,27 @@ class Classifier(nn.Module):
         return {name: head(h) for name, head in self.heads.items()}
 
 
+def _check_images(model: Classifier, images, batch_size: int = 1) -> None:
+    """model a Classifier, images (N, C, H, W) in its dtype, batch_size an int >= 1."""
+    check_instance("model", model, Classifier, "Classifier(1, {'digit': 10})")
+    shape, dtype = ("N", model.config["in_channels"], "H", "W"), model.body[0][0].weight.dtype
+    check_input("images", images, dtype, shape, "images in [-1, 1] of shape")
+    check_int("batch_size", batch_size, 1)
+
+
 def _check_labels(model: Classifier, images, labels) -> tuple:
     """labels ({head: (N,) ints in [-1, K)}) as a tuple in the model's head order."""
+    _check_images(model, images)
     heads = model.config["heads"]
     if not isinstance(labels, dict) or set(labels) != set(heads):
-        got = sorted(labels) if isinstance(labels, dict) else type(labels).__name__
+        got = sorted(labels) if isinstance(labels, dict) else describe(labels)
         raise ValueError(f"labels: expected a dict with the heads {sorted(heads)}, got {got}")
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.is_floating_point():
-        got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"images: expected float images (N, C, H, W), got {got}")
     for name, y in labels.items():
-        ok = (
-            isinstance(y, torch.Tensor)
-            and y.shape == images.shape[:1]
-            and not y.is_floating_point()
-        )
-        if not ok or not bool(((y >= -1) & (y < heads[name])).all()):
-            raise ValueError(
-                f"labels[{name!r}]: expected ({len(images)},) ints in [-1, {heads[name] - 1}]"
-            )
+        expected = f"labels[{name!r}]: expected ({len(images)},) ints in [-1, {heads[name] - 1}]"
+        if not isinstance(y, torch.Tensor) or y.shape != images.shape[:1] or y.is_floating_point():
+            raise ValueError(f"{expected}, got {describe(y)}")
+        if not bool(((y >= -1) & (y < heads[name])).all()):
+            raise ValueError(f"{expected}, got values {int(y.min())}..{int(y.max())}")
     return tuple(labels[name] for name in heads)
 
 
@@ -129,6 +135,7 @@ def train_classifier(
 @torch.no_grad()
 def features(model: Classifier, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """(N, D) features of many images, in eval mode and batches (for fd.fd, fd.kd, ...)."""
+    _check_images(model, images, batch_size)
     model.eval()
     device = next(model.parameters()).device
     chunks = [images[i : i + batch_size] for i in range(0, len(images), batch_size)]
@@ -138,6 +145,7 @@ def features(model: Classifier, images: torch.Tensor, batch_size: int = 256) -> 
 @torch.no_grad()
 def predict(model: Classifier, images: torch.Tensor, batch_size: int = 256) -> dict:
     """{head: (N,) predicted labels} for many images, in eval mode and batches."""
+    _check_images(model, images, batch_size)
     model.eval()
     device = next(model.parameters()).device
     chunks = [images[i : i + batch_size] for i in range(0, len(images), batch_size)]

@@ -4,13 +4,17 @@ SinusoidalEmbedding is the Transformer position encoding (Vaswani et al. 2017, S
 to the diffusion time, as in DDPM (Ho et al. 2020, App. B). Notable choice: t in [0, 1] is
 multiplied by `scale` (1000) first, so its frequencies match those of DDPM's integer steps.
 The UNet's convolutional pieces (DDPM, Ho et al. 2020; ADM, Dhariwal & Nichol 2021) follow:
-ResBlock, Downsample, Upsample, conv3x3 (optionally separable) and zero_init.
+ResBlock, Downsample, Upsample, conv3x3 (optionally separable) and zero_init. The networks' forward
+passes check their inputs with check_input, check_times and check_labels.
 """
 
 import math
+import numbers
 
 import torch
 from torch import nn
+
+from minidiff.checks import check_float, check_int, describe
 
 
 class SinusoidalEmbedding(nn.Module):
@@ -18,16 +22,15 @@ class SinusoidalEmbedding(nn.Module):
 
     def __init__(self, dim: int, max_period: float = 10_000, scale: float = 1000.0):
         super().__init__()
-        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2 or dim % 2:
-            raise ValueError(f"dim: expected an even int >= 2, got {dim!r}")
-        if not max_period > 1:
-            raise ValueError(f"max_period: expected a number > 1, got {max_period!r}")
-        self.dim, self.max_period, self.scale = dim, max_period, scale
+        if check_int("dim", dim, 2) % 2:
+            raise ValueError(f"dim: expected an even int >= 2, got {describe(dim)}")
+        check_float("max_period", max_period, 1, open_low=True)
+        check_float("scale", scale, 0, open_low=True)
+        self.dim, self.max_period, self.scale = int(dim), max_period, scale
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        if not isinstance(t, torch.Tensor) or t.ndim != 1 or not t.is_floating_point():
-            shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-            raise ValueError(f"t: expected a floating-point tensor of shape (B,), got {shape}")
+        if not (isinstance(t, torch.Tensor) and t.ndim == 1 and t.is_floating_point()):
+            raise ValueError(f"t: expected a floating-point tensor (B,), got {describe(t)}")
         half = self.dim // 2
         i = torch.arange(half, dtype=t.dtype, device=t.device)
         w = torch.exp(-math.log(self.max_period) * i / half)  # (half,) frequencies
@@ -117,3 +120,64 @@ class Upsample(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv(nn.functional.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+_METHODS = {torch.float16: "half", torch.bfloat16: "bfloat16", torch.float32: "float",
+           torch.float64: "double"}  # fmt: skip
+
+
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def check_input(name: str, x, dtype: torch.dtype, shape: tuple, noun="a tensor of shape") -> None:
+    """x must be a tensor of `shape` (ints must match, names such as "B" or "H" are any size) with
+    a non-empty batch and the network's dtype `dtype`. Metadata only: no host sync, so a network
+    checks its inputs on every forward pass for free."""
+    dims = f"({', '.join(map(str, shape))})"
+    expected = f"{name}: expected {noun} {dims}" if noun else f"{name}: expected {dims}"
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{expected}, got {describe(x)}")
+    if x.ndim != len(shape) or any(isinstance(n, int) and m != n for m, n in zip(x.shape, shape)):
+        raise ValueError(f"{expected}, got {describe(x)}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{expected} with at least one sample, got {describe(x)}")
+    if x.dtype != dtype:
+        fix = f"use {name}.{_METHODS.get(dtype, 'float')}()"
+        fix += f" or net.{_METHODS[x.dtype]}()" if x.dtype in _METHODS else ""
+        raise TypeError(f"{name}: dtype {_name(x.dtype)} differs from the network's "
+                        f"{_name(dtype)}; {fix}")  # fmt: skip
+
+
+def check_times(t, batch: int) -> None:
+    """t must be floating-point times (batch,), one per sample of x (metadata only)."""
+    expected = f"t: expected a tensor of shape ({batch},) like x's batch, of times in [0, 1]"
+    if isinstance(t, numbers.Real):  # one number for the whole batch: a shape mistake
+        raise ValueError(f"{expected}, got {describe(t)}; use torch.full(({batch},), {t})")
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{expected}, got {describe(t)}")
+    if t.shape != (batch,):
+        raise ValueError(f"{expected}, got {describe(t)}")
+    if not t.is_floating_point():
+        raise ValueError(f"{expected}, got {describe(t)}; use t.float() (times, not step numbers)")
+
+
+def check_labels(y, batch: int, classes: int, option: str, net: str) -> None:
+    """y must be None or int labels (batch,) in [0, classes], classes being the null label; `option`
+    names the network's number of classes. The range check costs one host sync, paid only when
+    y is given: an out-of-range label would otherwise fail deep in nn.Embedding (IndexError on
+    the CPU, a device-side assert on CUDA)."""
+    if y is None:
+        return
+    if not classes:
+        raise ValueError(f"y: this {net} has {option}=0, so y must be None, got {describe(y)}")
+    expected = f"y: expected integer labels of shape ({batch},)"
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"{expected}, got {describe(y)}")
+    if y.dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"{expected}, got {describe(y)}; use y.long()")
+    if y.shape != (batch,):
+        raise ValueError(f"{expected}, got {describe(y)}")
+    if bool(((y < 0) | (y > classes)).any()):
+        raise ValueError(f"y: expected labels in [0, {classes}] ({option}={classes}, {classes} = "
+                         f"null label), got {int(y.min())}..{int(y.max())}")  # fmt: skip

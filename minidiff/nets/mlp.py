@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minidiff.checks import check_int
-from minidiff.nets.layers import SinusoidalEmbedding
+from minidiff.checks import check_float, check_int
+from minidiff.nets.layers import SinusoidalEmbedding, check_input, check_labels, check_times
 
 
 class MLP(nn.Module):
@@ -25,19 +25,15 @@ class MLP(nn.Module):
 
     def __init__(self, dim=2, hidden=128, depth=3, embed_dim=64, cond_classes=0, time_scale=1000.0):
         super().__init__()
-        self.config = dict(  # the constructor's kwargs, stored in checkpoints
-            dim=dim, hidden=hidden, depth=depth, embed_dim=embed_dim, cond_classes=cond_classes
-        )
-        lows = dict(dim=1, hidden=1, depth=0, embed_dim=2, cond_classes=0)
-        for name, value in self.config.items():
-            check_int(name, value, lows[name])
-        if (
-            isinstance(time_scale, bool)
-            or not isinstance(time_scale, (int, float))
-            or time_scale <= 0
-        ):
-            raise ValueError(f"time_scale: expected a positive float, got {time_scale!r}")
-        self.config["time_scale"] = float(time_scale)
+        self.config = dict(  # the constructor's kwargs, stored in checkpoints (ints as ints)
+            dim=check_int("dim", dim, 1), hidden=check_int("hidden", hidden, 1),
+            depth=check_int("depth", depth, 0), embed_dim=check_int("embed_dim", embed_dim, 2),
+            cond_classes=check_int("cond_classes", cond_classes, 0),
+            time_scale=check_float("time_scale", time_scale, 0, open_low=True),
+        )  # fmt: skip
+        dim, hidden, depth, embed_dim, cond_classes, time_scale = self.config.values()
+        if embed_dim % 2:
+            raise ValueError(f"embed_dim: expected an even int >= 2, got {embed_dim}")
         self.x_embedder = nn.Linear(dim, hidden)
         self.time_embedder = nn.Sequential(
             SinusoidalEmbedding(embed_dim, scale=time_scale),
@@ -51,22 +47,9 @@ class MLP(nn.Module):
         self.final_layer = nn.Linear(hidden, dim)
 
     def _check_inputs(self, x, t, y):
-        dim, classes = self.config["dim"], self.config["cond_classes"]
-        if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != dim:
-            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"x: expected a tensor of shape (B, {dim}), got {got}")
-        if not isinstance(t, torch.Tensor) or t.shape != x.shape[:1]:
-            got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-            raise ValueError(f"t: expected a tensor of shape ({len(x)},) like x's batch, got {got}")
-        if y is None:
-            return
-        if not classes:
-            raise ValueError("y: this MLP has cond_classes=0, so y must be None")
-        if not isinstance(y, torch.Tensor) or y.shape != x.shape[:1] or y.is_floating_point():
-            got = f"{y.dtype} {tuple(y.shape)}" if isinstance(y, torch.Tensor) else type(y).__name__
-            raise ValueError(f"y: expected integer labels of shape ({len(x)},), got {got}")
-        if bool(torch.any((y < 0) | (y > classes))):
-            raise ValueError(f"y: expected labels in [0, {classes}] ({classes}: null), got {y}")
+        check_input("x", x, self.x_embedder.weight.dtype, ("B", self.config["dim"]))
+        check_times(t, len(x))
+        check_labels(y, len(x), self.config["cond_classes"], "cond_classes", "MLP")
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None):
         self._check_inputs(x, t, y)

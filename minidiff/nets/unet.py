@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from minidiff.checks import check_int
+from minidiff.checks import check_float, check_instance, check_int, describe
 from minidiff.nets import layers
 from minidiff.nets.attention import Block, SpatialTransformer
 
@@ -29,12 +29,12 @@ class Stage:
     attention: Block | None = None
 
     def __post_init__(self):
-        check_int("channels", self.channels, 1)
-        check_int("num_res_blocks", self.num_res_blocks, 1)
+        for name in ("channels", "num_res_blocks"):  # numpy ints are stored as ints
+            object.__setattr__(self, name, check_int(name, getattr(self, name), 1))
         if not isinstance(self.separable, bool):
-            raise ValueError(f"separable: expected a bool, got {self.separable!r}")
-        if self.attention is not None and not isinstance(self.attention, Block):
-            raise TypeError(f"attention: expected a Block or None, got {self.attention!r}")
+            raise ValueError(f"separable: expected a bool, got {describe(self.separable)}")
+        if self.attention is not None:
+            check_instance("attention", self.attention, Block, "Block(num_heads=2)")
 
 
 def as_stage(stage) -> Stage:
@@ -42,7 +42,7 @@ def as_stage(stage) -> Stage:
     if isinstance(stage, Stage):
         return stage
     if not isinstance(stage, dict):
-        raise TypeError(f"stages: expected Stage objects or dicts, got {stage!r}")
+        raise TypeError(f"stages: expected Stage(...) objects or dicts, got {describe(stage)}")
     attention = stage.get("attention")
     attention = Block(**attention) if isinstance(attention, dict) else attention
     return Stage(**{**stage, "attention": attention})
@@ -87,51 +87,45 @@ class UNet(nn.Module):
     ):
         super().__init__()
         if not isinstance(stages, (tuple, list)) or not stages:
-            raise ValueError(f"stages: expected a non-empty list of Stage, got {stages!r}")
+            raise ValueError(f"stages: expected a non-empty list of Stage, got {describe(stages)}")
         stages = [as_stage(s) for s in stages]
         time_dim = 4 * stages[0].channels if time_dim is None else time_dim
         out_channels = in_channels if out_channels is None else out_channels
-        self.config = dict(  # the constructor's kwargs, JSON-ready for checkpoints
-            in_channels=in_channels,
+        self.config = c = dict(  # the constructor's kwargs, JSON-ready for checkpoints
+            in_channels=check_int("in_channels", in_channels, 1),
             stages=[asdict(s) for s in stages],
-            context_dim=context_dim,
-            num_classes=num_classes,
-            time_dim=time_dim,
-            out_channels=out_channels,
-            dropout=float(dropout),
+            context_dim=None if context_dim is None else check_int("context_dim", context_dim, 1),
+            num_classes=check_int("num_classes", num_classes, 0),
+            time_dim=check_int("time_dim", time_dim, 1),
+            out_channels=check_int("out_channels", out_channels, 1),
+            dropout=check_float("dropout", dropout, 0, 1, open_high=True),
         )
-        self._check_config(stages)
+        self._check_attention(stages)
         self.stages = stages
         width = stages[0].channels
         frequencies = max(2, width - width % 2)  # SinusoidalEmbedding needs an even size
         self.time_embedder = nn.Sequential(
             layers.SinusoidalEmbedding(frequencies),
-            nn.Linear(frequencies, time_dim),
+            nn.Linear(frequencies, c["time_dim"]),
             nn.SiLU(),
-            nn.Linear(time_dim, time_dim),
+            nn.Linear(c["time_dim"], c["time_dim"]),
         )
         # one extra row: index num_classes is the null label for classifier-free guidance
-        self.class_embedder = nn.Embedding(num_classes + 1, time_dim) if num_classes else None
-        self.x_embedder = nn.Conv2d(in_channels, width, 3, padding=1)
-        self._build_levels(stages, time_dim, context_dim, float(dropout))
+        classes = c["num_classes"]
+        self.class_embedder = nn.Embedding(classes + 1, c["time_dim"]) if classes else None
+        self.x_embedder = nn.Conv2d(c["in_channels"], width, 3, padding=1)
+        self._build_levels(stages, c["time_dim"], c["context_dim"], c["dropout"])
 
-    def _check_config(self, stages):
-        c = self.config
-        for name in ("in_channels", "num_classes", "time_dim", "out_channels"):
-            check_int(name, c[name], 0 if name == "num_classes" else 1)
-        if c["context_dim"] is not None:
-            check_int("context_dim", c["context_dim"], 1)
-        if not 0 <= c["dropout"] < 1:
-            raise ValueError(f"dropout: expected a float in [0, 1), got {c['dropout']!r}")
+    def _check_attention(self, stages):
         for i, s in enumerate(stages):
             if s.attention is None:
                 continue
             if s.channels % s.attention.num_heads:
                 raise ValueError(
-                    f"stages[{i}]: channels {s.channels} not divisible by "
-                    f"num_heads {s.attention.num_heads}"
+                    f"stages[{i}]: channels {s.channels} not divisible by num_heads "
+                    f"{s.attention.num_heads}; use a multiple of it, or fewer heads"
                 )
-            if s.attention.kind == "cross" and c["context_dim"] is None:
+            if s.attention.kind == "cross" and self.config["context_dim"] is None:
                 raise ValueError(f"stages[{i}]: attention kind 'cross' needs a context_dim")
 
     def _build_levels(self, stages, time_dim, context_dim, dropout):
@@ -165,47 +159,28 @@ class UNet(nn.Module):
 
     def _check_inputs(self, x, t):
         c, factor = self.config, 2 ** (len(self.stages) - 1)
-        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != c["in_channels"]:
-            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"x: expected a tensor (B, {c['in_channels']}, H, W), got {got}")
+        layers.check_input("x", x, self.x_embedder.weight.dtype, ("B", c["in_channels"], "H", "W"))
         if x.shape[2] % factor or x.shape[3] % factor:
-            raise ValueError(f"x: H and W must be divisible by {factor}, got {tuple(x.shape)}")
-        if not isinstance(t, torch.Tensor) or t.shape != x.shape[:1]:
-            got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-            raise ValueError(f"t: expected a tensor of shape ({len(x)},) like x's batch, got {got}")
+            raise ValueError(f"x: H and W must be divisible by {factor} (one halving per stage "
+                             f"after the first), got {describe(x)}")  # fmt: skip
+        layers.check_times(t, len(x))
 
     def _check_conditions(self, batch, context, mask, y):
         dim, classes = self.config["context_dim"], self.config["num_classes"]
-        if context is not None and not (
-            dim is not None
-            and isinstance(context, torch.Tensor)
-            and context.is_floating_point()
-            and context.ndim == 3
-            and context.shape[::2] == (batch, dim)
-        ):
-            got = f"{context.dtype} {tuple(context.shape)}" if torch.is_tensor(context) else context
-            raise ValueError(
-                f"context: expected float tokens ({batch}, L, {dim}) (context_dim={dim}; class "
-                f"labels go in y=), got {got}"
-            )
-        if mask is not None and not (
-            context is not None
-            and isinstance(mask, torch.Tensor)
-            and mask.dtype == torch.bool
-            and mask.shape == context.shape[:2]
-        ):
-            raise ValueError(f"mask: expected a bool tensor (B, L) like context's, got {mask!r}")
-        if y is not None and not (
-            classes
-            and isinstance(y, torch.Tensor)
-            and not y.is_floating_point()
-            and y.shape == (batch,)
-            and bool(((y >= 0) & (y <= classes)).all())
-        ):
-            raise ValueError(
-                f"y: expected int labels ({batch},) in [0, {classes}] (num_classes={classes}, "
-                f"{classes} = null), got {y!r}"
-            )
+        if context is not None and dim is None:
+            raise ValueError(f"context: this UNet has context_dim=None, so context must be None "
+                             f"(class labels go in y=), got {describe(context)}")  # fmt: skip
+        if context is not None:
+            dtype = self.x_embedder.weight.dtype
+            layers.check_input("context", context, dtype, (batch, "L", dim), "float tokens")
+        if mask is not None and context is None:
+            raise ValueError(f"mask: needs a context (pass both or neither), got {describe(mask)}")
+        if mask is not None and not (torch.is_tensor(mask) and mask.dtype == torch.bool
+                                     and mask.shape == context.shape[:2]):  # fmt: skip
+            shape = tuple(context.shape[:2])
+            raise ValueError(f"mask: expected a bool tensor {shape} like context's (B, L), got "
+                             f"{describe(mask)}")  # fmt: skip
+        layers.check_labels(y, batch, classes, "num_classes", "UNet")
 
     def forward(self, x, t, context=None, mask=None, y=None):
         self._check_inputs(x, t)

@@ -5,6 +5,7 @@ samplers (Song et al. 2021). ode.py: probability-flow ODE with Euler or Heun (Ka
 discrete.py: DDPM ancestral (Ho et al. 2020) and DDIM (Song, Meng & Ermon 2021).
 guidance.py: classifier-free guidance (Ho & Salimans 2022) and static/dynamic thresholding
 (Saharia et al. 2022) as denoiser wrappers.
+_checks.py: the argument checks they share, run once at a sampler's start.
 """
 
 from .discrete import ddim, ddpm

@@ -9,7 +9,9 @@ alpha_bar = alpha^2.
 import torch
 
 from .. import schedules, targets
+from ..checks import check_float
 from ..sde import SDE, noise_like
+from ._checks import check_sampler_args
 
 
 def _step_coefficients(sde: SDE, t: float, s: float, x: torch.Tensor):
@@ -27,7 +29,7 @@ def ddpm(denoiser, sde: SDE, x, ts, generator=None, progress=False):
     mean = (alpha_ts sigma_s^2 x_t + alpha_s sigma_ts^2 x0_hat) / sigma_t^2,
     var = sigma_ts^2 sigma_s^2 / sigma_t^2  (the "fixed small" variance beta_tilde).
     """
-    ts = schedules.check_times(ts)
+    ts = check_sampler_args(denoiser, sde, x, ts, generator)
     for t, s in schedules.pairs(ts, progress, desc="DDPM"):
         alpha_t, alpha_s, sigma_t, sigma_s, sigma2_ts = _step_coefficients(sde, t, s, x)
         x0_hat = targets.denoise(denoiser, x, t)
@@ -45,9 +47,8 @@ def ddim(denoiser, sde: SDE, x, ts, eta=0.0, generator=None, progress=False):
     c = eta sigma_s sigma_ts / sigma_t; eta = 0 is deterministic (Euler on the PF-ODE in
     x/alpha, sigma/alpha coordinates), eta = 1 equals DDPM ancestral sampling.
     """
-    if not 0 <= eta <= 1:
-        raise ValueError(f"eta: expected a float in [0, 1], got {eta}")
-    ts = schedules.check_times(ts)
+    ts = check_sampler_args(denoiser, sde, x, ts, generator)
+    eta = check_float("eta", eta, 0, 1)
     for t, s in schedules.pairs(ts, progress, desc="DDIM"):
         alpha_t, alpha_s, sigma_t, sigma_s, sigma2_ts = _step_coefficients(sde, t, s, x)
         x0_hat = targets.denoise(denoiser, x, t)

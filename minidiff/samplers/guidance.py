@@ -10,9 +10,31 @@ clipping to [-s, s], which avoids the saturated colours that static clipping giv
 
 import torch
 
+from ..checks import check_callable, check_float, describe
+from ._checks import DENOISER
 
-def _as_tuple(cond) -> tuple:
-    return cond if isinstance(cond, tuple) else (cond,)
+
+def _as_tuple(name: str, cond) -> tuple:
+    """cond as a tuple whose entries are tensors or None; a bad entry raises naming `name`."""
+    cond = cond if isinstance(cond, tuple) else (cond,)
+    for entry in cond:
+        if isinstance(entry, list):
+            raise TypeError(f"{name}: expected a tensor, None or a tuple of them, got a list; "
+                            f"pass a tuple, e.g. (ids, mask)")  # fmt: skip
+        if entry is not None and not isinstance(entry, torch.Tensor):
+            raise TypeError(f"{name}: expected a tensor, None or a tuple of them, "
+                            f"got {describe(entry)}")  # fmt: skip
+    return cond
+
+
+def _check_null(cond: tuple, null_cond: tuple):
+    """null_cond pairs with cond: as many entries, None in the same places, same trailing shape."""
+    if len(cond) != len(null_cond):
+        raise ValueError(f"null_cond: expected {len(cond)} entries like cond, got {len(null_cond)}")
+    for c, n in zip(cond, null_cond):
+        if (c is None) != (n is None) or (c is not None and c.shape[1:] != n.shape[1:]):
+            got, like = describe(n), describe(c)
+            raise ValueError(f"null_cond: expected an entry like cond's ({like}), got {got}")
 
 
 def cfg(denoiser, scale: float, cond, null_cond):
@@ -21,11 +43,10 @@ def cfg(denoiser, scale: float, cond, null_cond):
     cond and null_cond: a tensor or a tuple of tensors (e.g. text tokens and their mask),
     each batched like x; None entries are passed as None.
     """
-    if scale < 0:
-        raise ValueError(f"scale: expected a guidance scale >= 0, got {scale}")
-    cond, null_cond = _as_tuple(cond), _as_tuple(null_cond)
-    if len(cond) != len(null_cond):
-        raise ValueError(f"null_cond: expected {len(cond)} entries like cond, got {len(null_cond)}")
+    check_callable("denoiser", denoiser, DENOISER)
+    scale = check_float("scale", scale, 0)
+    cond, null_cond = _as_tuple("cond", cond), _as_tuple("null_cond", null_cond)
+    _check_null(cond, null_cond)
     both_cond = tuple(None if c is None else torch.cat([c, n]) for c, n in zip(cond, null_cond))
 
     def guided(x, t):
@@ -38,7 +59,8 @@ def cfg(denoiser, scale: float, cond, null_cond):
 def cfg_denoiser(denoiser, scale: float, null_cond):
     """denoiser(x, t, *cond) -> guided x0_hat, with the conditions given at each call (a guided
     teacher during distillation); null_cond: the null conditions, batch 1 or like x."""
-    null_cond = _as_tuple(null_cond)
+    check_callable("denoiser", denoiser, DENOISER)
+    scale, null_cond = check_float("scale", scale, 0), _as_tuple("null_cond", null_cond)
 
     def guided(x, t, *cond):
         null = tuple(None if n is None else n.expand(len(x), *n.shape[1:]) for n in null_cond)
@@ -49,8 +71,8 @@ def cfg_denoiser(denoiser, scale: float, null_cond):
 
 def static_threshold(denoiser, limit: float = 1.0):
     """x0_hat clipped to [-limit, limit] (Ho et al. 2020's clip_denoised)."""
-    if not limit > 0:
-        raise ValueError(f"limit: expected a positive float, got {limit}")
+    check_callable("denoiser", denoiser, DENOISER)
+    limit = check_float("limit", limit, 0, open_low=True)
 
     def thresholded(x, t, *cond):
         return denoiser(x, t, *cond).clamp(-limit, limit)
@@ -60,11 +82,9 @@ def static_threshold(denoiser, limit: float = 1.0):
 
 def dynamic_threshold(denoiser, percentile: float = 0.995, limit: float = 1.0):
     """Per sample s = max(limit, percentile of |x0_hat|); x0_hat <- clip(x0_hat, -s, s) limit/s."""
-    if not 0 < percentile <= 1 or not limit > 0:
-        raise ValueError(
-            f"percentile, limit: expected 0 < percentile <= 1 and limit > 0, "
-            f"got {percentile} and {limit}"
-        )
+    check_callable("denoiser", denoiser, DENOISER)
+    percentile = check_float("percentile", percentile, 0, 1, open_low=True)
+    limit = check_float("limit", limit, 0, open_low=True)
 
     def thresholded(x, t, *cond):
         x0_hat = denoiser(x, t, *cond)

@@ -9,11 +9,15 @@ euler and heun are generic ODE solvers for velocity(x, t); likelihood.py reuses 
 import torch
 
 from .. import schedules, targets
+from ..checks import check_callable, check_instance
 from ..sde import SDE, append_dims, as_time
+from ._checks import DENOISER, check_sampler_args, check_solver_args
 
 
 def pf_ode_velocity(denoiser, sde: SDE):
     """velocity(x, t) = alpha'(t) x0_hat + sigma'(t) eps_hat: the probability-flow ODE."""
+    check_callable("denoiser", denoiser, DENOISER)
+    check_instance("sde", sde, SDE, "sde.VP()")
 
     def velocity(x, t):
         t_b = append_dims(as_time(t, x), x.ndim)
@@ -27,8 +31,7 @@ def pf_ode_velocity(denoiser, sde: SDE):
 
 def euler(velocity, x, ts, progress=False):
     """Euler's method along ts: x <- x + (t_next - t) velocity(x, t).  NFE = len(ts) - 1."""
-    ts = torch.as_tensor(ts)
-    schedules.check_times(ts, decreasing=bool(ts[0] > ts[-1]))
+    ts = check_solver_args(velocity, x, ts)
     for t, t_next in schedules.pairs(ts, progress, desc="Euler"):
         x = x + (t_next - t) * velocity(x, as_time(t, x))
     return x
@@ -39,8 +42,7 @@ def heun(velocity, x, ts, progress=False):
 
     NFE = 2 (len(ts) - 1), minus one if the grid ends at 0.
     """
-    ts = torch.as_tensor(ts)
-    schedules.check_times(ts, decreasing=bool(ts[0] > ts[-1]))
+    ts = check_solver_args(velocity, x, ts)
     for t, t_next in schedules.pairs(ts, progress, desc="Heun"):
         d = velocity(x, as_time(t, x))
         x_next = x + (t_next - t) * d  # Euler step
@@ -54,5 +56,6 @@ def heun(velocity, x, ts, progress=False):
 @torch.no_grad()
 def pf_ode(denoiser, sde: SDE, x, ts, solver=heun, progress=False):
     """Sample by solving the probability-flow ODE from ts[0] to ts[-1] with `solver`."""
-    schedules.check_times(ts)
+    check_sampler_args(denoiser, sde, x, ts)
+    check_callable("solver", solver, "an ODE solver solver(velocity, x, ts), e.g. samplers.heun")
     return solver(pf_ode_velocity(denoiser, sde), x, ts, progress)

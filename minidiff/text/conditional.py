@@ -9,6 +9,7 @@ conditions and one checkpoint holds both networks; the encoder's cost is small n
 import torch
 from torch import nn
 
+from ..checks import check_instance
 from .encoder import TextEncoder
 from .pretrain import freeze
 
@@ -18,13 +19,13 @@ class TextConditional(nn.Module):
 
     def __init__(self, encoder: TextEncoder, unet: nn.Module):
         super().__init__()
-        if not isinstance(encoder, TextEncoder):
-            raise TypeError(f"encoder: expected a TextEncoder, got {type(encoder).__name__}")
+        check_instance("encoder", encoder, TextEncoder, "text_encoder_small(len(tokenizer))")
+        check_instance("unet", unet, nn.Module, "unet_text()")
         context_dim = getattr(unet, "config", {}).get("context_dim")
         if context_dim != encoder.config["width"]:
             raise ValueError(
                 f"unet: expected context_dim equal to the encoder's width "
-                f"{encoder.config['width']}, got {context_dim}"
+                f"{encoder.config['width']}, got context_dim={context_dim}"
             )
         self.encoder, self.unet = freeze(encoder), unet
         self.config = dict(encoder=encoder.config, unet=unet.config)

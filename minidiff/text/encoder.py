@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from ..checks import check_int
+from ..checks import check_int, describe
+from .tokenizer import check_tokens
 
 
 class TextBlock(nn.Module):
@@ -43,12 +44,11 @@ class TextEncoder(nn.Module):
         self, vocab_size: int, width: int = 64, depth: int = 2, heads: int = 4, max_len=32
     ):
         super().__init__()
-        self.config = dict(  # the constructor's kwargs, stored in checkpoints
-            vocab_size=vocab_size, width=width, depth=depth, heads=heads, max_len=max_len
-        )
+        sizes = dict(vocab_size=vocab_size, width=width, depth=depth, heads=heads, max_len=max_len)
         lows = dict(vocab_size=5, width=1, depth=0, heads=1, max_len=1)
-        for name, value in self.config.items():
-            check_int(name, value, lows[name])
+        # the constructor's kwargs, stored in checkpoints (numpy ints as ints)
+        self.config = {name: check_int(name, value, lows[name]) for name, value in sizes.items()}
+        vocab_size, width, depth, heads, max_len = self.config.values()
         if width % heads:
             raise ValueError(f"heads: expected a divisor of width={width}, got {heads}")
         self.token_embedder = nn.Embedding(vocab_size, width)
@@ -59,23 +59,15 @@ class TextEncoder(nn.Module):
         nn.init.normal_(self.position_embedder.weight, std=0.02)
 
     def _check_inputs(self, ids, mask):
+        """Metadata checks, then one host sync for the id range (nn.Embedding's IndexError, a
+        device-side assert on CUDA, would not say which argument) and one for empty rows."""
         vocab_size, max_len = self.config["vocab_size"], self.config["max_len"]
-        if not isinstance(ids, torch.Tensor) or ids.ndim != 2 or ids.dtype != torch.long:
-            got = f"{ids.dtype} {tuple(ids.shape)}" if isinstance(ids, torch.Tensor) else type(ids)
-            raise ValueError(f"ids: expected a long tensor of shape (B, L), got {got}")
-        if not 1 <= ids.shape[1] <= max_len:
-            raise ValueError(f"ids: expected 1 <= L <= max_len={max_len}, got L={ids.shape[1]}")
-        if ids.numel() and not 0 <= int(ids.min()) <= int(ids.max()) < vocab_size:
-            raise ValueError(
-                f"ids: expected ids in [0, {vocab_size}), got {ids.min()}..{ids.max()}"
-            )
-        if (
-            not isinstance(mask, torch.Tensor)
-            or mask.dtype != torch.bool
-            or mask.shape != ids.shape
-        ):
-            got = f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, torch.Tensor) else mask
-            raise ValueError(f"mask: expected a bool tensor of shape {tuple(ids.shape)}, got {got}")
+        check_tokens(ids, mask)
+        if ids.shape[1] > max_len:
+            raise ValueError(f"ids: expected L <= max_len={max_len}, got {describe(ids)}")
+        if not bool(((ids >= 0) & (ids < vocab_size)).all()):
+            raise ValueError(f"ids: expected ids in [0, {vocab_size}) (vocab_size={vocab_size}), "
+                             f"got {int(ids.min())}..{int(ids.max())}")  # fmt: skip
         if not bool(mask.any(dim=1).all()):
             raise ValueError("mask: expected at least one True (real token) in each row")
 

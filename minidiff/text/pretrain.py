@@ -14,8 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import train
+from ..checks import check_float, check_generator, check_instance, check_int
 from .encoder import TextEncoder
-from .tokenizer import CLS, MASK, SPECIAL_TOKENS
+from .tokenizer import CLS, MASK, SPECIAL_TOKENS, check_tokens
 
 IGNORE = -100  # F.cross_entropy's ignore_index: positions that are not targets
 
@@ -26,8 +27,7 @@ class MaskedLM(nn.Module):
 
     def __init__(self, encoder: TextEncoder):
         super().__init__()
-        if not isinstance(encoder, TextEncoder):
-            raise TypeError(f"encoder: expected a TextEncoder, got {type(encoder).__name__}")
+        check_instance("encoder", encoder, TextEncoder, "text_encoder_tiny(len(tokenizer))")
         self.encoder, self.config = encoder, dict(encoder=encoder.config)  # for checkpoints
         self.bias = nn.Parameter(torch.zeros(encoder.config["vocab_size"]))
 
@@ -42,16 +42,13 @@ def mask_tokens(
     """(ids_in, targets): choose each real word with probability mask_prob (one at random where
     none was chosen); chosen ones become [MASK], or w.p. random_prob a random word, or w.p.
     keep_prob stay. targets holds the original id at chosen positions and IGNORE elsewhere."""
-    if not 0 < mask_prob < 1:
-        raise ValueError(f"mask_prob: expected a float in (0, 1), got {mask_prob!r}")
-    if not (0 <= random_prob and 0 <= keep_prob and random_prob + keep_prob <= 1):
-        raise ValueError(
-            f"random_prob, keep_prob: expected >= 0, sum <= 1, got {random_prob}, {keep_prob}"
-        )
-    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != ids.shape:
-        raise ValueError(
-            f"mask: expected a bool tensor of shape {tuple(ids.shape)}, got {mask!r:.60}"
-        )
+    check_tokens(ids, mask)
+    vocab_size = check_int("vocab_size", vocab_size, len(SPECIAL_TOKENS) + 1)
+    check_float("mask_prob", mask_prob, 0, 1, open_low=True, open_high=True)
+    if check_float("random_prob", random_prob, 0) + check_float("keep_prob", keep_prob, 0) > 1:
+        raise ValueError(f"keep_prob: expected random_prob + keep_prob <= 1, "
+                         f"got {random_prob} + {keep_prob}")  # fmt: skip
+    check_generator("generator", generator, "cpu")  # draws on the CPU, moved to ids' device
     candidate = mask & (ids != CLS)  # (B, L): real words
     if not bool(candidate.any(dim=1).all()):
         raise ValueError("ids: expected at least one word besides [CLS] in every caption")
@@ -69,14 +66,8 @@ def mask_tokens(
 
 
 def _check_data(model, ids, mask) -> None:
-    if not isinstance(model, MaskedLM):
-        raise TypeError(f"model: expected a MaskedLM(encoder), got {type(model).__name__}")
-    if not isinstance(ids, torch.Tensor) or ids.ndim != 2 or len(ids) == 0:
-        raise ValueError(f"ids: expected a (N, L) tensor with N > 0, got {ids!r:.60}")
-    if not isinstance(mask, torch.Tensor) or mask.shape != ids.shape or mask.dtype != torch.bool:
-        raise ValueError(
-            f"mask: expected a bool tensor of shape {tuple(ids.shape)}, got {mask!r:.60}"
-        )
+    check_instance("model", model, MaskedLM, "MaskedLM(encoder)")
+    check_tokens(ids, mask)
 
 
 def mlm_loss(model: MaskedLM, ids, mask, mask_prob=0.15, generator=None) -> torch.Tensor:
@@ -101,8 +92,7 @@ def pretrain_mlm(
     """Train model = MaskedLM(encoder) with train.fit on the encoded captions (ids, mask from
     Tokenizer.encode), loss mlm_loss, no EMA; returns the loss at each step."""
     _check_data(model, ids, mask)
-    if not 0 < mask_prob < 1:
-        raise ValueError(f"mask_prob: expected a float in (0, 1), got {mask_prob!r}")
+    check_float("mask_prob", mask_prob, 0, 1, open_low=True, open_high=True)
     loss_fn = functools.partial(mlm_loss, mask_prob=mask_prob)
     history = train.fit(
         model,

@@ -11,6 +11,8 @@ import re
 
 import torch
 
+from ..checks import check_int, describe
+
 PAD, UNK, MASK, CLS = 0, 1, 2, 3
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[MASK]", "[CLS]")
 FORMAT = "minidiff-tokenizer-1"
@@ -19,16 +21,33 @@ FORMAT = "minidiff-tokenizer-1"
 def split_words(caption: str) -> list[str]:
     """Lower-case words and single punctuation marks: "Two red, circles." -> two red , circles ."""
     if not isinstance(caption, str):
-        raise TypeError(f"caption: expected a str, got {type(caption).__name__}")
+        raise TypeError(f"caption: expected a str, got {describe(caption)}")
     return re.findall(r"\w+|[^\w\s]", caption.lower())
 
 
 def _check_captions(captions) -> list[str]:
-    if isinstance(captions, str) or not isinstance(captions, (list, tuple)):
-        raise TypeError(f"captions: expected a list of str, got {type(captions).__name__}")
+    if isinstance(captions, str):
+        raise TypeError(f"captions: expected a list of str, got {describe(captions)}; "
+                        f"wrap one caption in a list: [{captions!r:.40}]")  # fmt: skip
+    if not isinstance(captions, (list, tuple)):
+        raise TypeError(f"captions: expected a list of str, got {describe(captions)}")
     if bad := [c for c in captions if not isinstance(c, str)]:
-        raise TypeError(f"captions: expected a list of str, got an item {bad[0]!r}")
+        raise TypeError(f"captions: expected a list of str, got an item {describe(bad[0])}")
     return list(captions)
+
+
+def check_tokens(ids, mask) -> None:
+    """ids must be a long tensor (B, L), B and L >= 1, and mask a bool tensor of its shape, as
+    Tokenizer.encode returns them. Metadata only: no host sync."""
+    if not isinstance(ids, torch.Tensor):
+        raise TypeError(f"ids: expected a long tensor (B, L) from Tokenizer.encode, "
+                        f"got {describe(ids)}")  # fmt: skip
+    if ids.ndim != 2 or 0 in ids.shape or ids.dtype != torch.long:
+        raise ValueError(f"ids: expected a long tensor (B, L) with B, L >= 1, got {describe(ids)}")
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != ids.shape:
+        error = ValueError if isinstance(mask, torch.Tensor) else TypeError
+        raise error(f"mask: expected a bool tensor of ids' shape {tuple(ids.shape)}, "
+                    f"got {describe(mask)}")  # fmt: skip
 
 
 class Tokenizer:
@@ -67,9 +86,7 @@ class Tokenizer:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """ids (B, max_len) long, [CLS] then the words then [PAD]s, and mask (B, max_len) bool,
         True on real tokens ([CLS] included). Unknown words become [UNK], or raise if strict."""
-        captions = _check_captions(captions)
-        if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
-            raise ValueError(f"max_len: expected an int >= 1, got {max_len!r}")
+        captions, max_len = _check_captions(captions), check_int("max_len", max_len, 1)
         ids = torch.full((len(captions), max_len), PAD, dtype=torch.long)
         for i, caption in enumerate(captions):
             words = split_words(caption)
@@ -87,11 +104,15 @@ class Tokenizer:
     def decode(self, ids) -> str | list[str]:
         """Captions from ids (L,) or (B, L) (tensor or lists): words joined by spaces, with [PAD]
         and [CLS] dropped and [UNK], [MASK] kept as text."""
-        ids = torch.as_tensor(ids)
-        if ids.ndim not in (1, 2) or ids.is_floating_point():
-            raise ValueError(f"ids: expected integer ids of shape (L,) or (B, L), got {ids.dtype}")
+        try:  # a tensor, a (nested) list or a numpy array of ids
+            ids = torch.as_tensor(ids)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"ids: expected a tensor or list of ids, got {describe(ids)}") from None
+        if ids.ndim not in (1, 2) or ids.is_floating_point() or ids.dtype == torch.bool:
+            raise ValueError(f"ids: expected integer ids (L,) or (B, L), got {describe(ids)}")
         if ids.numel() and not 0 <= int(ids.min()) <= int(ids.max()) < len(self):
-            raise ValueError(f"ids: expected ids in [0, {len(self)}), got {ids.min()}..{ids.max()}")
+            raise ValueError(f"ids: expected ids in [0, {len(self)}) (len(tokenizer)), "
+                             f"got {int(ids.min())}..{int(ids.max())}")  # fmt: skip
         if ids.ndim == 2:
             return [self.decode(row) for row in ids]
         vocab = self.vocab
