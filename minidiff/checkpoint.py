@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from .checks import check_generator, check_instance, check_int
-from .files import atomic_write
+from .ema import EMA
+from .files import atomic_write, file_path
 
 FORMAT = "minidiff-checkpoint-2"
 
@@ -53,8 +54,10 @@ def save_checkpoint(path, model, *, ema=None, optimizer=None, step=0, generator=
     optimizer and generator state, the step, model.config and `run` (a JSON-able dict: the
     arguments of the run, which fit compares when it resumes)."""
     check_instance("model", model, nn.Module)
-    step, path = check_int("step", step), os.fspath(path)
+    step, path = check_int("step", step), file_path("path", path)
     check_generator("generator", generator, "cpu")
+    if ema is not None:
+        check_instance("ema", ema, EMA, "train.EMA(model)")
     tensors = _cpu(model.state_dict(), "model.")
     meta = {"format": FORMAT, "class": type(model).__name__, "step": str(step)}
     meta |= {"config": json.dumps(getattr(model, "config", None)), "run": json.dumps(run)}
@@ -115,11 +118,24 @@ def _diff(a: dict, b: dict) -> str:
     return "; ".join(f"{k}: stored {a.get(k)!r}, expected {b.get(k)!r}" for k in keys[:8])
 
 
-def _check_fits(path: str, module: nn.Module, tensors: dict, what: str) -> None:
+def check_fits(path: str, module: nn.Module, tensors: dict, what: str) -> None:
+    """CheckpointError unless the tensors have the names and shapes of module's state_dict."""
     expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
     stored = {k: tuple(v.shape) for k, v in tensors.items()}
     if stored != expected:
         raise CheckpointError(f"{path} does not fit the {what} (shapes): {_diff(stored, expected)}")
+
+
+def check_same_run(path, stored: dict | None, run: dict) -> None:
+    """Refuse to resume the checkpoint at path, saved by a run with arguments `stored`, in a run
+    with other ones: a CheckpointError naming the first argument that differs."""
+    for name, value in (stored or {}).items():
+        if run.get(name) != value:
+            raise CheckpointError(
+                f"{name}: the checkpoint {path} was saved by a run with {name}={value!r}, this "
+                f"call has {name}={run.get(name)!r}; pass the same to resume it, or another "
+                "checkpoint path (or none) to start afresh"
+            )
 
 
 def _check_model(path: str, meta: dict, model: nn.Module) -> None:
@@ -181,15 +197,17 @@ def load_checkpoint(path, model, *, ema=None, optimizer=None, generator=None) ->
     if optimizer is not None:
         check_instance("optimizer", optimizer, torch.optim.Optimizer, "torch.optim.AdamW(...)")
     check_generator("generator", generator, "cpu")
-    path = os.fspath(path)
+    if ema is not None:
+        check_instance("ema", ema, EMA, "train.EMA(model)")
+    path = file_path("path", path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"path: no checkpoint file at {path}")
     meta, tensors = _read(path)
     _check_model(path, meta, model)
     weights, ema_weights = _part(tensors, "model."), _part(tensors, "ema.")
-    _check_fits(path, model, weights, "model")
+    check_fits(path, model, weights, "model")
     if ema is not None:
-        _check_fits(path, ema.model, ema_weights, "EMA model")
+        check_fits(path, ema.model, ema_weights, "EMA model")
     opt_state = None if optimizer is None else _optimizer_state(path, meta, tensors, optimizer)
     gen_state = None if generator is None else _generator_state(path, tensors, generator)
     model.load_state_dict(weights)  # from here on nothing can fail

@@ -5,6 +5,7 @@ names the argument, shows the value received and says what would work. Numpy sca
 wherever Python numbers do; bools never pass as numbers.
 """
 
+import inspect
 import numbers
 
 import torch
@@ -67,9 +68,10 @@ def check_tensor(name: str, value, *, min_ndim: int = 1, floating: bool = True, 
     return value
 
 
-def check_callable(name: str, value, example: str = "a function"):
-    """value must be callable and not a class (a class passed where an instance is wanted)."""
-    if isinstance(value, type):
+def check_callable(name: str, value, example: str = "a function", allow_class: bool = False):
+    """value must be callable and (unless allow_class: a factory) not a class, which is a class
+    passed where an instance is wanted."""
+    if isinstance(value, type) and not allow_class:
         raise TypeError(f"{name}: expected {example}, got the class {value.__name__} itself; "
                         f"pass an instance, e.g. {value.__name__}(...)")  # fmt: skip
     if not callable(value):
@@ -118,4 +120,53 @@ def check_choice(name: str, value, choices) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, "
                          f"got {describe(value)}")  # fmt: skip
+    return value
+
+
+def check_signature(name: str, value, *args, expected: str, allow_class=False, **kwargs):
+    """value must be callable with (*args, **kwargs) (arguments bound, not called): a function
+    with the wrong parameters is named here, not by a TypeError deep in a loop."""
+    check_callable(name, value, expected, allow_class)
+    try:
+        signature = inspect.signature(value)
+    except (TypeError, ValueError):  # a builtin or C function: nothing to check
+        return value
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as err:
+        raise TypeError(f"{name}: expected {expected}; {describe(value)} cannot be called so "
+                        f"({err})") from None  # fmt: skip
+    return value
+
+
+def values_checked(x: torch.Tensor) -> bool:
+    """Whether per-call value checks (NaN, ranges) run on x: on the CPU they cost nothing; on an
+    accelerator each would wait for the device (a host sync), so functions called every
+    training step skip them there (train.fit checks its data once, its losses every log_every)."""
+    return not isinstance(x, torch.Tensor) or x.device.type == "cpu"
+
+
+def check_shape(name: str, shape) -> tuple[int, ...]:
+    """shape as a tuple of ints >= 1 (numpy's too; an int is a 1-D shape): no empty batch."""
+    sizes = (shape,) if isinstance(shape, numbers.Integral) else shape
+    if not isinstance(sizes, tuple | list | torch.Size) or not sizes:
+        raise TypeError(f"{name}: expected a tuple of ints such as (64, 2), got {describe(shape)}")
+    return tuple(check_int(f"{name}[{i}]", s, 1) for i, s in enumerate(sizes))
+
+
+def check_dtype(name: str, value):
+    """value must be None or a torch.dtype (not a string such as "float32")."""
+    if value is not None and not isinstance(value, torch.dtype):
+        raise TypeError(
+            f"{name}: expected a torch.dtype such as torch.float32, got {describe(value)}"
+        )
+    return value
+
+
+def check_denoiser(name: str, value):
+    """value must be a denoiser with its process attached (a targets.Denoiser: `.sde`)."""
+    check_callable(name, value, "a targets.Denoiser(net, sde)")
+    if not hasattr(value, "sde"):
+        raise TypeError(f"{name}: expected a denoiser with an .sde, e.g. targets.Denoiser(net, "
+                        f"sde), got {describe(value)}")  # fmt: skip
     return value

@@ -6,11 +6,12 @@ the model, and parameters that are not trained (and buffers) are copied, so they
 """
 
 import copy
+import weakref
 
 import torch
 from torch import nn
 
-from .checks import check_float, check_instance
+from .checks import check_float, check_instance, describe
 
 
 class EMA:
@@ -21,11 +22,14 @@ class EMA:
         check_instance("model", model, nn.Module)
         self.decay = check_float("decay", decay, 0, 1, open_high=True)
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self._source = weakref.ref(model)  # update() checks any other model once
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
         """One foreach lerp over the trained parameters, one foreach copy of the rest: two ops
         whatever the model's size; a frozen parameter's shadow stays bit-exact."""
+        if model is not self._source():
+            self._check_like(model)
         averaged, copied = ([], []), ([], [])
         for shadow, param in zip(self.model.parameters(), model.parameters()):
             shadows, sources = averaged if param.requires_grad else copied
@@ -37,3 +41,11 @@ class EMA:
             torch._foreach_lerp_(*averaged, 1.0 - self.decay)
         if copied[0]:
             torch._foreach_copy_(*copied)
+
+    def _check_like(self, model) -> None:
+        """model must have the averaged model's parameter shapes; then it is the one checked."""
+        shapes = [tuple(p.shape) for p in getattr(model, "parameters", list)()]
+        if shapes != [tuple(p.shape) for p in self.model.parameters()]:
+            raise ValueError(f"model: expected the model this EMA averages (a "
+                             f"{type(self.model).__name__}), got {describe(model)}")  # fmt: skip
+        self._source = weakref.ref(model)

@@ -9,6 +9,8 @@ removes the temp files of processes that are gone (on POSIX, where that can be a
 import hashlib
 import os
 
+from .checks import describe
+
 
 def _alive(pid: int) -> bool:
     if os.name != "posix":  # no safe probe elsewhere (os.kill(pid, 0) ends a process on Windows)
@@ -62,3 +64,15 @@ def sha256(path) -> str:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def file_path(name: str, path) -> str:
+    """path as a str, if it is a path (str or os.PathLike) that is not a folder."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"{name}: expected a file path like 'run.safetensors', got {describe(path)}"
+        )
+    if os.path.isdir(path):
+        raise ValueError(f"{name}: expected a file path like 'run.safetensors', got the folder "
+                         f"{path}")  # fmt: skip
+    return os.fspath(path)

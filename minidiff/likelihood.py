@@ -43,6 +43,9 @@ def log_likelihood(
     hutchinson=True uses one Rademacher probe per sample instead of the exact divergence.
     """
     ts = check_sampler_args(denoiser, sde, x, ts, decreasing=False, min_ndim=2)
+    if not sde.sigma(ts[:1]).item() > 0:  # eps_hat = (x - alpha x0_hat) / sigma: 0 / 0
+        raise ValueError(f"ts: expected a grid that starts where sigma > 0, e.g. at 1e-3, got "
+                         f"ts[0] = {ts[0].item():.4g} (sigma = 0 there)")  # fmt: skip
     check_generator("generator", generator, x.device if hutchinson else None)
     prior_logp = sde.prior_logp if prior_logp is None else prior_logp
     check_callable("prior_logp", prior_logp, "a function prior_logp(x1) -> (B,), or None")

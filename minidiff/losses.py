@@ -18,10 +18,11 @@ from .checks import (
     check_float,
     check_generator,
     check_instance,
+    check_signature,
     check_tensor,
     describe,
 )
-from .sde import SDE, append_dims, noise_like
+from .sde import SDE, append_dims, as_time, noise_like
 
 
 def snr_weight(sde: SDE, t):
@@ -57,6 +58,9 @@ def likelihood_weight(sde: SDE, t):
     return sde.g2(t) * sde.alpha(t) ** 2 / sde.sigma(t) ** 4
 
 
+WEIGHTING = "a weighting(sde, t) such as losses.snr_weight or losses.min_snr(5.0)"
+
+
 def dsm(denoiser, x0, *cond, sde: SDE, weighting=snr_weight, t=None, eps=None, generator=None):
     """Weighted denoising score matching loss, averaged over batch and dimensions.
 
@@ -66,10 +70,11 @@ def dsm(denoiser, x0, *cond, sde: SDE, weighting=snr_weight, t=None, eps=None, g
     check_callable("denoiser", denoiser, "a denoiser(x, t) such as a targets.Denoiser")
     check_tensor("x0", x0, finite=False)
     check_instance("sde", sde, SDE, "VP()")
-    check_callable("weighting", weighting, "a weighting(sde, t) such as losses.snr_weight")
+    check_signature("weighting", weighting, sde, None, expected=WEIGHTING)
     check_generator("generator", generator)
     if t is None:
         t = schedules.sample_uniform(len(x0), generator=generator, device=x0.device, dtype=x0.dtype)
+    t = as_time(t, x0)
     if eps is None:
         eps = noise_like(x0, generator)
     xt = sde.add_noise(x0, t, eps)
@@ -96,6 +101,13 @@ def drop_conditions(cond: tuple, null: tuple, p: float = 0.1, generator=None) ->
     )
 
 
+def _broadcasts(a: torch.Tensor, b: torch.Tensor) -> bool:
+    try:
+        return torch.broadcast_shapes(a.shape, b.shape) == b.shape
+    except RuntimeError:
+        return False
+
+
 def _check_conditions(cond: tuple, null: tuple) -> None:
     """cond: a non-empty tuple of tensors batched along dim 0; null: a tuple, one entry each."""
     if not isinstance(cond, tuple | list) or not cond or not all(map(torch.is_tensor, cond)):
@@ -109,6 +121,10 @@ def _check_conditions(cond: tuple, null: tuple) -> None:
         )
     if len(cond) != len(null):
         raise ValueError(f"null: expected {len(cond)} entries like cond, got {len(null)}")
+    for i, (c, n) in enumerate(zip(cond, null)):
+        if not torch.is_tensor(n) or not _broadcasts(n, c):
+            raise ValueError(f"null[{i}]: expected a tensor broadcastable to cond[{i}] "
+                             f"({describe(c)}), got {describe(n)}")  # fmt: skip
 
 
 def cfg_dsm(

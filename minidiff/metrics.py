@@ -7,14 +7,19 @@ in-house features) come with the image lessons.
 
 import torch
 
+from .checks import check_float, check_generator, check_int, check_tensor, describe
 
-def _check_pair(x: torch.Tensor, y: torch.Tensor):
-    if x.dtype != y.dtype:
-        raise ValueError(f"x, y: expected the same dtype, got {x.dtype} and {y.dtype}")
-    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(
-            f"x, y: expected (n, d) and (m, d) samples, got {tuple(x.shape)} and {tuple(y.shape)}"
-        )
+
+def _check_pair(x, y, names=("x", "y"), least: int = 1) -> None:
+    """x (n, d) and y (m, d): finite samples of one dtype and dim, n and m >= least."""
+    for name, v in zip(names, (x, y)):
+        check_tensor(name, v, min_ndim=2)
+        if v.ndim != 2 or len(v) < least:
+            raise ValueError(f"{name}: expected samples (n, d) with n >= {least}, "
+                             f"got {describe(v)}")  # fmt: skip
+    if x.dtype != y.dtype or x.shape[1] != y.shape[1]:
+        raise ValueError(f"{names[1]}: expected the dtype and dim of {names[0]} "
+                         f"({x.dtype}, d={x.shape[1]}), got {describe(y)}")  # fmt: skip
 
 
 def sliced_wasserstein(x, y, projections: int = 256, generator=None) -> float:
@@ -23,6 +28,8 @@ def sliced_wasserstein(x, y, projections: int = 256, generator=None) -> float:
     1-D W_2 compares sorted projections (quantiles when n != m).
     """
     _check_pair(x, y)
+    projections = check_int("projections", projections, 1)
+    check_generator("generator", generator, "cpu")
     theta = torch.randn(x.shape[1], projections, generator=generator, dtype=x.dtype)
     theta = theta / theta.norm(dim=0, keepdim=True)
     px, py = (x @ theta).sort(0).values, (y @ theta).sort(0).values
@@ -34,9 +41,8 @@ def sliced_wasserstein(x, y, projections: int = 256, generator=None) -> float:
 
 def mmd_rbf(x, y, bandwidth: float = 0.5) -> float:
     """Unbiased MMD^2, k(a, b) = exp(-|a - b|^2 / (2 bandwidth^2)) (Gretton et al. 2012, Eq. 3)."""
-    _check_pair(x, y)
-    if not bandwidth > 0:
-        raise ValueError(f"bandwidth: expected a positive float, got {bandwidth}")
+    _check_pair(x, y, least=2)  # the unbiased estimate divides by n (n - 1)
+    bandwidth = check_float("bandwidth", bandwidth, 0, open_low=True)
 
     def mean_k(a, b, same):
         k = torch.exp(-(torch.cdist(a, b) ** 2) / (2 * bandwidth**2))
@@ -52,8 +58,17 @@ def mode_coverage(x, means, stds, k_sigma: float = 3.0, min_fraction: float = 0.
     coverage: fraction of modes holding >= min_fraction of the samples within k_sigma std;
     precision: fraction of samples within k_sigma std of some mode.
     """
-    _check_pair(x, means)
-    dist = torch.cdist(x, means) / torch.as_tensor(stds, dtype=x.dtype)  # (n, K) in stds
+    _check_pair(x, means, ("x", "means"))
+    try:
+        stds = torch.as_tensor(stds, dtype=x.dtype)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"stds: expected a number or a tensor, got {describe(stds)}") from None
+    if stds.ndim > 1 or stds.numel() not in (1, len(means)) or not bool((stds > 0).all()):
+        raise ValueError(f"stds: expected one positive std or one per mode ({len(means)}), "
+                         f"got {describe(stds)}")  # fmt: skip
+    check_float("k_sigma", k_sigma, 0, open_low=True)
+    check_float("min_fraction", min_fraction, 0, 1)
+    dist = torch.cdist(x, means) / stds  # (n, K) in stds
     near = dist <= k_sigma
     coverage = (near.to(x.dtype).mean(0) >= min_fraction).to(x.dtype).mean().item()
     return coverage, near.any(1).to(x.dtype).mean().item()

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 
 import torch
 
-from .checks import check_float, check_generator, check_int, check_tensor, describe
+from .checks import (
+    check_dtype,
+    check_float,
+    check_generator,
+    check_shape,
+    check_tensor,
+    describe,
+    values_checked,
+)
 
 
 def append_dims(v: torch.Tensor, ndim: int) -> torch.Tensor:
@@ -31,8 +39,7 @@ def noise_like(x: torch.Tensor, generator: torch.Generator | None = None) -> tor
 
 
 def as_time(t, x: torch.Tensor) -> torch.Tensor:
-    """t as a (B,) tensor on x's device and dtype; checks 0 <= t <= 1 (the process's domain), on
-    the host for a number, with one host sync for a tensor."""
+    """t as a (B,) tensor on x's device and dtype; checks 0 <= t <= 1 (checks.values_checked)."""
     check_tensor("x", x, finite=False)
     hint = "t is continuous time in [0, 1], not a step index (DDPM's step i of N is t = i/N)"
     if t is None or isinstance(t, bool | str) or torch.is_tensor(t) and not t.is_floating_point():
@@ -46,18 +53,10 @@ def as_time(t, x: torch.Tensor) -> torch.Tensor:
     if t.shape != x.shape[:1]:
         raise ValueError(f"t: expected a float or a ({x.shape[0]},) tensor like x's batch, "
                          f"got {describe(t)}")  # fmt: skip
-    if not number and not bool(((t >= 0) & (t <= 1)).all()):  # NaN fails too
+    if not number and values_checked(t) and not bool(((t >= 0) & (t <= 1)).all()):  # NaN too
         raise ValueError(f"t: expected values in [0, 1], got min {t.min():.4g}, "
                          f"max {t.max():.4g}; {hint}")  # fmt: skip
     return t
-
-
-def _check_shape(shape) -> tuple[int, ...]:
-    """shape as a tuple of ints >= 1 (numpy's too; an int is a 1-D shape): no empty batch."""
-    sizes = (shape,) if isinstance(shape, numbers.Integral) else shape
-    if not isinstance(sizes, tuple | list | torch.Size) or not sizes:
-        raise TypeError(f"shape: expected a tuple of ints such as (64, 2), got {describe(shape)}")
-    return tuple(check_int(f"shape[{i}]", s, 1) for i, s in enumerate(sizes))
 
 
 class SDE:
@@ -78,7 +77,7 @@ class SDE:
 
     def add_noise(self, x0: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
         """Sample the marginal q(x_t | x0) = N(alpha x0, sigma^2 I) with the given noise eps."""
-        check_tensor("x0", x0, finite=False)
+        check_tensor("x0", x0, finite=values_checked(x0))
         if not torch.is_tensor(eps) or eps.shape != x0.shape or eps.dtype != x0.dtype:
             raise ValueError(f"eps: expected shape {tuple(x0.shape)} and dtype {x0.dtype} like x0, "
                              f"got {describe(eps)}")  # fmt: skip
@@ -102,7 +101,8 @@ class SDE:
 
     def prior_sample(self, shape, generator=None, dtype=None, device=None) -> torch.Tensor:
         """x_1 ~ N(0, (alpha(1)^2 s^2 + sigma(1)^2) I), treating data as having scale s ~ 0."""
-        shape, generator = _check_shape(shape), check_generator("generator", generator, device)
+        shape, dtype = check_shape("shape", shape), check_dtype("dtype", dtype)
+        generator = check_generator("generator", generator, device)
         std = self.sigma(torch.tensor(1.0, dtype=torch.float64)).item()
         return std * torch.randn(shape, generator=generator, dtype=dtype, device=device)
 

@@ -147,7 +147,7 @@ class EDMDenoiser(nn.Module):
         c_skip = sd**2 / (s**2 + sd**2)
         c_out = s * sd / (s**2 + sd**2).sqrt()
         c_in = 1 / (s**2 + sd**2).sqrt()
-        c_noise = s.flatten(1)[:, 0].log() / 4
+        c_noise = s.flatten(1)[:, 0].clamp(min=torch.finfo(s.dtype).tiny).log() / 4  # s = 0: t = 0
         x_tilde = x / alpha
         return c_skip * x_tilde + c_out * self.net(c_in * x_tilde, c_noise, *cond)
 

@@ -25,12 +25,14 @@ from tqdm.auto import tqdm
 from . import checks, distributed
 from .checkpoint import (  # noqa: F401
     CheckpointError,
+    check_same_run,
     load_checkpoint,
     next_checkpoint,
     read_info,
     save_checkpoint,
 )
 from .ema import EMA  # noqa: F401  (train.EMA)
+from .files import file_path
 
 LOSS_FN = "a function loss_fn(model, *batch, generator) -> scalar tensor"
 
@@ -76,11 +78,8 @@ def _check_fit_args(model, loss_fn, steps, batch_size, lr, ema_decay, log_every,
     batch_size = checks.check_int("batch_size", batch_size, 1)
     checks.check_int("log_every", log_every, 1), checks.check_float("lr", lr, 0, open_low=True)
     checks.check_float("ema_decay", ema_decay, 0, 1, open_high=True)
-    if checkpoint is not None and (
-        not isinstance(checkpoint, (str, os.PathLike)) or os.path.isdir(checkpoint)
-    ):
-        raise ValueError(f"checkpoint: expected a file path like 'run.safetensors' or None, got "
-                         f"{checks.describe(checkpoint)}")  # fmt: skip
+    if checkpoint is not None:
+        file_path("checkpoint", checkpoint)
     if checks.check_generator("generator", generator, "cpu") is None:
         generator = torch.Generator().manual_seed(int(torch.randint(2**62, ())))
     return steps, batch_size, generator
@@ -101,13 +100,7 @@ def _run_record(lr, batch_size, ema_decay, data) -> dict:
 def _check_resumable(path, run: dict, steps: int) -> None:
     """Refuse to resume the checkpoint at path with other arguments than its run's."""
     info = read_info(path)
-    for name, stored in (info["run"] or {}).items():
-        if run.get(name) != stored:
-            raise CheckpointError(
-                f"{name}: the checkpoint {path} was saved by a fit with {name}={stored!r}, this "
-                f"call has {name}={run.get(name)!r}; pass the same to resume it, or another "
-                "checkpoint path (or none) to start afresh"
-            )
+    check_same_run(path, info["run"], run)
     if info["step"] > steps:
         raise CheckpointError(f"steps: the checkpoint {path} is at step {info['step']}, beyond "
                               f"steps={steps}; pass steps >= {info['step']}")  # fmt: skip
@@ -131,14 +124,14 @@ def clip_gradients(params: list, max_norm: float) -> torch.Tensor:
     return norm
 
 
-def _checked_loss(loss):
-    """loss_fn's result, if it is a scalar tensor that depends on the parameters (metadata only)."""
+def _checked_loss(loss, grad: bool = True):
+    """loss_fn's result, if it is a scalar tensor (that depends on the parameters, if grad)."""
     if not isinstance(loss, torch.Tensor):
         raise TypeError(f"loss_fn: expected {LOSS_FN}, it returned {checks.describe(loss)}")
     if loss.ndim != 0:
         raise ValueError(f"loss_fn: returned {checks.describe(loss)}, expected a scalar (0-dim) "
                          "tensor; average per-sample losses, e.g. return loss.mean()")  # fmt: skip
-    if not loss.requires_grad:
+    if grad and not loss.requires_grad:
         raise ValueError("loss_fn: returned a loss that does not depend on the model's trained "
                          "parameters (no grad); compute it from model(...)")  # fmt: skip
     return loss
@@ -184,7 +177,8 @@ def evaluate(model, loss_fn, data, batch_size: int = 256, seed: int = 0) -> floa
     total = 0.0
     for i in range(0, len(data[0]), batch_size):
         batch = [d[i : i + batch_size].to(device) for d in data]
-        total += loss_fn(model, *batch, generator=generator).item() * len(batch[0])
+        loss = _checked_loss(loss_fn(model, *batch, generator=generator), grad=False)
+        total += loss.item() * len(batch[0])
     return total / len(data[0])
 
 
@@ -214,6 +208,7 @@ def fit(model, loss_fn, data, *, steps, batch_size=256, lr=1e-3, ema_decay=0.999
                            generator)  # fmt: skip
     (steps, batch_size, generator), rank = args, distributed.setup(model, batch_size)
     data, optimizer, ema = _as_tuple(data, "data"), _adamw(model, lr), EMA(model, ema_decay)
+    checks.check_signature("loss_fn", loss_fn, model, *data, generator=None, expected=LOSS_FN)
     val_data = None if val_data is None else _as_tuple(val_data, "val_data")
     given, checkpoint = checkpoint is not None, checkpoint or next_checkpoint()
     run = None if checkpoint is None else _run_record(lr, batch_size, ema_decay, data)

@@ -58,8 +58,9 @@ class Recipe:
         if not isinstance(self.name, str) or not self.name or "/" in self.name or "\\" in self.name:
             raise ValueError(f"name: expected a file-name stem like 'ring_teacher', got "
                              f"{checks.describe(self.name)}")  # fmt: skip
-        checks.check_callable("build", self.build, "a function () -> untrained model")
-        checks.check_callable("train", self.train, "a function (model, fast, progress) -> model")
+        builds, trains = "a function () -> untrained model", "a function (model, fast, progress)"
+        checks.check_signature("build", self.build, expected=builds, allow_class=True)
+        checks.check_signature("train", self.train, None, False, False, expected=trains)
         checks.check_int("version", self.version, 1)
         needs = self.needs if isinstance(self.needs, (tuple, list)) else [self.needs]
         if not all(isinstance(r, Recipe) for r in needs):
@@ -111,15 +112,23 @@ def _partial_dir(path: Path, fp: str) -> Path:
     return path.parent / f"{path.stem}.partial-{fp[:16]}"
 
 
+def _record(path: Path) -> dict | None:
+    """The json beside the weights at path (None if there is none or it is unreadable)."""
+    try:
+        meta = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
 def _stored_fingerprint(path: Path) -> str | None:
     """The fingerprint in the json beside the weights at path if that json is the record of these
     very weights (it holds their sha256); None otherwise."""
+    meta = _record(path)
     try:
-        meta = json.loads(path.with_suffix(".json").read_text())
-        digest = files.sha256(path)
-    except (OSError, ValueError):
+        ok = meta is not None and meta.get("sha256") == files.sha256(path)
+    except OSError:
         return None
-    ok = isinstance(meta, dict) and meta.get("sha256") == digest
     return meta.get("fingerprint") if ok else None
 
 
@@ -129,6 +138,9 @@ def _cached(path: Path, model: nn.Module, fp: str) -> bool:
     if not path.exists():
         return False
     stored = _stored_fingerprint(path)
+    if stored is None and "sha256" not in (_record(path) or {"sha256": None}):
+        print(f"zoo: {path.name} was made by a minidiff older than its weights' sha256; retraining")
+        return False
     if stored is None:
         warnings.warn(f"zoo: {path} is not the file its json records (another sha256, or no "
                       "json); retraining", stacklevel=3)  # fmt: skip
@@ -180,6 +192,7 @@ def _store(path: Path, model: nn.Module, meta: dict) -> None:
     train.save_checkpoint(path, model)
     meta |= dict(device=str(runtime.device()), torch=torch.__version__, minidiff=__version__)
     meta["sha256"] = files.sha256(path)  # ties this record to these weights and no others
+    Path(f"{path}.state.pt").unlink(missing_ok=True)  # a file older minidiffs wrote beside them
     atomic_write(path.with_suffix(".json"), lambda f: f.write(json.dumps(meta).encode()))
 
 

@@ -23,6 +23,22 @@ def net(x, t):
 D = targets.Denoiser(net, VP)
 
 CASES = [
+    # found by an independent audit (a suite the project did not write)
+    case(
+        "weighting",
+        lambda: losses.dsm(D, X, sde=VP, weighting=losses.min_snr),
+        TypeError,
+        id="dsm-weighting-factory-not-called",
+    ),  # fmt: skip
+    case("null[0]", lambda: losses.cfg_dsm(D, X, Y, sde=VP, null=(10,)), id="cfg_dsm-null-int"),
+    case(
+        "null[0]",
+        lambda: losses.drop_conditions((Y,), (torch.tensor([10, 10]),)),
+        id="drop-null-not-broadcastable",
+    ),  # fmt: skip
+    case("dtype", lambda: VP.prior_sample((4, 2), dtype="float32"), TypeError, id="prior-dtype"),
+    case("x0", lambda: VP.add_noise(torch.full((4, 2), NAN), 0.5, EPS), id="add_noise-nan-x0"),
+    case("x0", lambda: losses.dsm(D, torch.full((4, 2), NAN), sde=VP), id="dsm-nan-x0"),
     # sde: process parameters, t in [0, 1], tensors, generators
     case("beta_min", lambda: sde.VP(beta_min=-1.0), id="vp-negative-beta_min"),
     case("beta_min", lambda: sde.VP(beta_min=30.0, beta_max=20.0), id="vp-beta_min-above-max"),
@@ -246,3 +262,8 @@ def test_python_ints_are_floats_where_floats_are_expected():
     assert sde.VP(beta_min=1, beta_max=20) == sde.VP(1.0, 20.0)
     assert torch.equal(schedules.karras(VP, 10, sigma_max=80), schedules.karras(VP, 10))
     assert torch.equal(VP.add_noise(X, 1, EPS), VP.add_noise(X, 1.0, EPS))
+
+
+def test_dsm_takes_t_as_a_number_too():
+    loss = losses.dsm(D, X, sde=VP, t=0.5, eps=EPS)
+    assert loss == losses.dsm(D, X, sde=VP, t=torch.full((4,), 0.5), eps=EPS)

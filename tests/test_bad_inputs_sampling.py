@@ -8,7 +8,7 @@ from bad_inputs import assert_rejected, case
 from matplotlib.figure import Figure
 from torch import nn
 
-from minidiff import fd, likelihood, profile, samplers, schedules, train, viz
+from minidiff import fd, likelihood, metrics, profile, samplers, schedules, train, viz
 from minidiff.sde import VP
 
 
@@ -27,6 +27,38 @@ SCORE = samplers.sde.score_fn(den, VP())
 PC, LL, FRECHET = samplers.predictor_corrector, likelihood.log_likelihood, fd.frechet_distance
 
 SAMPLERS = [
+    # found by an independent audit (a suite the project did not write)
+    case(
+        "solver",
+        lambda: samplers.pf_ode(den, VP(), X, TS, solver=samplers.ddim),
+        TypeError,
+        id="pf_ode-sampler-as-solver",
+    ),  # fmt: skip
+    case(
+        "null_cond",
+        lambda: samplers.cfg(den, 3.0, torch.arange(4), torch.tensor(10)),
+        id="cfg-0d-null",
+    ),  # fmt: skip
+    case(
+        "null_cond",
+        lambda: samplers.cfg(den, 3.0, torch.arange(4), torch.full((1,), 10)),
+        id="cfg-batch-1-null",
+    ),  # fmt: skip
+    case(
+        "cond",
+        lambda: samplers.cfg(den, 3.0, torch.arange(2), torch.full((2,), 9))(
+            torch.randn(4, 2), torch.rand(4)
+        ),
+        id="cfg-cond-batch",
+    ),  # fmt: skip
+    case("velocity", lambda: samplers.euler(lambda x, t: x.sum(1), X, TS), id="euler-out-shape"),
+    case("velocity", lambda: samplers.heun(lambda x, t: 1.0, X, TS), id="heun-out-float"),
+    case(
+        "diffusion",
+        lambda: samplers.euler_maruyama(den, lambda t: 1.0, X, UP),
+        id="em-diffusion-float",
+    ),  # fmt: skip
+    case("ts", lambda: LL(den, VP(), X, torch.linspace(0, 1, 5)), id="likelihood-ts-from-0"),
     case("x", lambda: samplers.ddim(den, VP(), NAN, TS), id="ddim-nan-x"),
     case("x", lambda: samplers.ddpm(den, VP(), INF, TS), id="ddpm-inf-x"),
     case("x", lambda: samplers.ddpm(den, VP(), torch.zeros(0, 2), TS), id="ddpm-empty-batch"),
@@ -82,6 +114,19 @@ LIKELIHOOD = [
 ]
 
 METRICS = [
+    case("stds", lambda: metrics.mode_coverage(A, B[:3], "0.1"), TypeError, id="coverage-str"),
+    case("y", lambda: metrics.sliced_wasserstein(A, A.double()), id="sw-dtype"),
+    case("x", lambda: metrics.sliced_wasserstein(A[:, 0], A), id="sw-1d"),
+    case("projections", lambda: metrics.sliced_wasserstein(A, B, projections=0)),
+    case(
+        "generator", lambda: metrics.sliced_wasserstein(A, B, generator=0), TypeError, id="sw-seed"
+    ),  # fmt: skip
+    case("y", lambda: metrics.mmd_rbf(A, B[:1]), id="mmd-one-sample"),
+    case("x", lambda: metrics.mmd_rbf(A.masked_fill(A > 1, float("inf")), B), id="mmd-inf"),
+    case("bandwidth", lambda: metrics.mmd_rbf(A, B, bandwidth=-0.5)),
+    case("stds", lambda: metrics.mode_coverage(A, B[:3], -1.0), id="coverage-negative-std"),
+    case("means", lambda: metrics.mode_coverage(A, B[:3, :2], 1.0), id="coverage-means-dim"),
+    case("min_fraction", lambda: metrics.mode_coverage(A, B[:3], 1.0, min_fraction=2.0)),
     case("features_a", lambda: fd.fd(A[:1], B), id="fd-one-sample"),
     case("features_b", lambda: fd.fd(A, torch.randn(12, 4)), id="fd-dims-differ"),
     case("features_b", lambda: fd.fd(A, B.masked_fill(B > 1, float("nan"))), id="fd-nan"),

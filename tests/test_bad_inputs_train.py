@@ -1,5 +1,5 @@
-"""Bad inputs to training, checkpoints, the zoo, runtime and the archive: each raises the expected
-exception type with a message that names the argument (harness: tests/bad_inputs.py)."""
+"""Bad inputs to training, checkpoints, distillation, the zoo, runtime and the archive: each
+raises the expected exception type with a message that names the argument (tests/bad_inputs.py)."""
 
 import tempfile
 
@@ -9,11 +9,14 @@ import torch
 from bad_inputs import assert_rejected, case
 from test_train import gaussian_data, gen, small_mlp, x0_mse
 
-from minidiff import archive, checkpoint, runtime, train, zoo
+from minidiff import archive, checkpoint, runtime, sde, targets, train, zoo
+from minidiff.distill import diffusion_gan, progressive
 from minidiff.nets.mlp import MLP
 
 DATA = gaussian_data(64)
 NAN_DATA = DATA.clone().index_fill_(0, torch.tensor([5]), float("nan"))
+DENOISER = targets.Denoiser(MLP(hidden=8, depth=1), sde.VP(), "x0")
+UFO = diffusion_gan.UFOGen(DENOISER, small_mlp())
 
 
 def fit(**change):
@@ -48,7 +51,67 @@ def saved_checkpoint():
     return path
 
 
+def no_generator_kwarg(model, x0):
+    return x0_mse(model, x0)
+
+
+def other_model_ema():
+    ema = train.EMA(small_mlp())
+    ema.update(small_mlp(hidden=16))
+
+
 CASES = [
+    # found by an independent audit (a suite the project did not write)
+    case("loss_fn", lambda: fit(loss_fn=no_generator_kwarg), TypeError, id="fit-loss-signature"),
+    case("loss_fn", lambda: train.evaluate(small_mlp(), per_sample_loss, DATA), id="eval-per-s"),
+    case(
+        "loss_fn",
+        lambda: train.evaluate(small_mlp(), lambda m, x, generator: 1.0, DATA),
+        TypeError,
+        id="eval-float-loss",
+    ),  # fmt: skip
+    case("model", other_model_ema, id="ema-update-other-model"),
+    case("path", lambda: checkpoint.save_checkpoint(SCRATCH.name, small_mlp()), id="save-dir"),
+    case("path", lambda: checkpoint.save_checkpoint(None, small_mlp()), TypeError, id="save-none"),
+    case("path", lambda: checkpoint.load_checkpoint(None, small_mlp()), TypeError, id="load-none"),
+    case(
+        "ema",
+        lambda: checkpoint.save_checkpoint(SCRATCH_FILE, small_mlp(), ema=small_mlp()),
+        TypeError,
+        id="save-ema-model",
+    ),  # fmt: skip
+    case(
+        "ema",
+        lambda: checkpoint.load_checkpoint(saved_checkpoint(), small_mlp(), ema=small_mlp()),
+        TypeError,
+        id="load-ema-model",
+    ),  # fmt: skip
+    case("snapshots", lambda: diffusion_gan.fit(UFO, DATA, steps=1, snapshots=2), TypeError),
+    case("G", lambda: diffusion_gan.sample(small_mlp(), DATA, [1.0, 0.0]), TypeError),
+    case(
+        "student",
+        lambda: progressive.loss(small_mlp(), DATA, teacher=DENOISER, n=2),
+        TypeError,
+        id="pd-student-without-sde",
+    ),  # fmt: skip
+    case(
+        "x0",
+        lambda: progressive.loss(DENOISER, DATA.numpy(), teacher=DENOISER, n=2),
+        TypeError,
+        id="pd-numpy-x0",
+    ),  # fmt: skip
+    case(
+        "generator",
+        lambda: progressive.loss(DENOISER, DATA, teacher=DENOISER, n=2, generator=0),
+        TypeError,
+        id="pd-seed",
+    ),  # fmt: skip
+    case(
+        "train",
+        lambda: zoo.Recipe("t", build, lambda model: model),
+        TypeError,
+        id="recipe-train-signature",
+    ),  # fmt: skip
     # train.fit
     case("model", lambda: fit(model=MLP), TypeError, id="fit-model-class"),
     case("model", lambda: fit(model="mlp"), TypeError, id="fit-model-string"),
@@ -68,7 +131,7 @@ CASES = [
     case("ema_decay", lambda: fit(ema_decay=1.0), id="fit-ema-one"),
     case("log_every", lambda: fit(log_every=0), id="fit-log-every"),
     case("generator", lambda: fit(generator=0), TypeError, id="fit-seed-as-generator"),
-    case("checkpoint", lambda: fit(checkpoint=3), id="fit-checkpoint-int"),
+    case("checkpoint", lambda: fit(checkpoint=3), TypeError, id="fit-checkpoint-int"),
     case("checkpoint", lambda: fit(checkpoint="."), id="fit-checkpoint-dir"),
     # train.evaluate, EMA, clip_gradients
     case("loss_fn", lambda: train.evaluate(small_mlp(), None, DATA), TypeError, id="eval-loss"),
@@ -129,6 +192,26 @@ CASES = [
     case("train", lambda: zoo.Recipe("t", build, None), TypeError, id="recipe-train"),
     case("version", lambda: zoo.Recipe("t", build, returns_nothing, version=0)),
     case("needs", lambda: zoo.Recipe("t", build, returns_nothing, needs=("x",)), TypeError),
+    # UFOGen and progressive distillation
+    case("generator", lambda: diffusion_gan.UFOGen(MLP, None), TypeError, id="ufogen-class"),
+    case(
+        "generator", lambda: diffusion_gan.UFOGen(small_mlp(), None), TypeError, id="ufogen-no-sde"
+    ),  # fmt: skip
+    case("discriminator", lambda: diffusion_gan.UFOGen(DENOISER, "D"), TypeError),
+    case("jump", lambda: diffusion_gan.UFOGen(DENOISER, small_mlp(), jump=0.0), id="ufogen-jump"),
+    case("r1", lambda: diffusion_gan.UFOGen(DENOISER, small_mlp(), r1=-1.0), id="ufogen-r1"),
+    case("ufogen", lambda: diffusion_gan.fit(DENOISER, DATA, steps=1), TypeError),
+    case(
+        "generator",
+        lambda: diffusion_gan.fit(UFO, DATA, steps=1, generator=3),
+        TypeError,
+        id="ufogen-fit-seed",
+    ),  # fmt: skip
+    case("data", lambda: diffusion_gan.fit(UFO, NAN_DATA, steps=1), id="ufogen-fit-nan"),
+    case("ema_decay", lambda: diffusion_gan.fit(UFO, DATA, steps=1, ema_decay=1.0)),
+    case("x", lambda: diffusion_gan.sample(DENOISER, NAN_DATA, [1.0, 0.0]), id="ufogen-sample"),
+    case("teacher", lambda: progressive.loss(DENOISER, DATA, teacher="ddim", n=2), TypeError),
+    case("n", lambda: progressive.loss(DENOISER, DATA, teacher=DENOISER, n=0), id="pd-n"),
     # runtime and the archive
     case("MINIDIFF_DEVICE", lambda: runtime.device("tpu"), id="device-name"),
     case("fast", lambda: archive.pack("zoo.zip", [], fast="no"), TypeError, id="pack-fast"),
@@ -164,3 +247,7 @@ def test_numpy_numbers_are_accepted_by_fit_and_evaluate():
     assert train.evaluate(model, x0_mse, DATA, batch_size=np.int64(16), seed=np.int64(1)) == (
         train.evaluate(model, x0_mse, DATA, batch_size=16, seed=1)
     )
+
+
+def test_a_class_is_a_valid_recipe_build():
+    assert zoo.Recipe("t", MLP, returns_nothing).build is MLP

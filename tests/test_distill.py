@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from minidiff import gan, losses, samplers, targets, train
+from minidiff.checkpoint import CheckpointError
 from minidiff.distill import diffusion_gan, progressive
 from minidiff.nets.mlp import MLP
 from minidiff.sde import VP
@@ -150,9 +151,9 @@ def test_k_step_sampling_of_a_constant_generator_returns_the_constant():
 @pytest.mark.parametrize(
     "kw, match",
     [
-        (dict(jump=0.0), "jump: expected a float in"),
-        (dict(lr=-1.0), "lr: expected a positive float"),
-        (dict(r1=-1.0), "r1: expected a float >= 0"),
+        (dict(jump=0.0), "jump: expected a finite number > 0 and <= 1, got float 0.0"),
+        (dict(lr=-1.0), "lr: expected a finite number > 0, got float -1.0"),
+        (dict(r1=-1.0), "r1: expected a finite number >= 0, got float -1.0"),
         (dict(loss="wgan"), "loss: expected one of"),
     ],
 )
@@ -164,8 +165,15 @@ def test_ufogen_bad_arguments_name_themselves(kw, match):
 
 def test_a_nan_loss_stops_with_a_message():
     u = ufogen()
+    with torch.no_grad():
+        next(u.D.parameters()).fill_(float("nan"))  # a diverged discriminator
     with pytest.raises(FloatingPointError, match="UFOGen: the discriminator loss is nan"):
-        u.d_step(torch.full((4, 2), float("nan")))
+        u.d_step(torch.randn(4, 2))
+
+
+def test_nan_data_is_bad_input_not_a_nan_loss():
+    with pytest.raises(ValueError, match="x0: contains NaN"):
+        ufogen().d_step(torch.full((4, 2), float("nan")))
 
 
 def test_cfg_denoiser_equals_cfg_with_bound_conditions():
@@ -199,3 +207,18 @@ def test_a_resumed_ufogen_fit_ends_where_an_uninterrupted_one_does(tmp_path):
     for step in (50, 250):
         for k, v in history.snapshots[step].items():
             assert torch.equal(resumed_history.snapshots[step][k], v)
+
+
+def test_a_ufogen_checkpoint_is_not_resumed_with_other_arguments(tmp_path):
+    data, path = torch.randn(200, 2) * 0.5 + 1.0, tmp_path / "ufogen.pt"
+    diffusion_gan.fit(ufogen(seed=5), data, steps=100, batch_size=32, checkpoint=path)
+    saved = path.read_bytes()
+    with pytest.raises(CheckpointError, match=f"^batch_size: the checkpoint {path}"):
+        diffusion_gan.fit(ufogen(seed=5), data, steps=150, batch_size=16, checkpoint=path)
+    with pytest.raises(CheckpointError, match="^d_every: "):
+        diffusion_gan.fit(ufogen(seed=5), data, steps=150, batch_size=32, d_every=3,
+                          checkpoint=path)  # fmt: skip
+    assert path.read_bytes() == saved
+    path.write_bytes(saved[: len(saved) // 2])
+    with pytest.raises(CheckpointError, match="corrupt or not a UFOGen checkpoint"):
+        diffusion_gan.fit(ufogen(seed=5), data, steps=150, batch_size=32, checkpoint=path)

@@ -141,3 +141,12 @@ def test_denoise_contract_errors():
             sde=processes.VP(),
             eps=torch.zeros(3, 3),
         )
+
+
+def test_edm_denoiser_at_t_zero_returns_x_not_nan():
+    """At t = 0 (s = 0) EDM's c_skip = 1 and c_out = 0, so D(x) = x / alpha; log(s) must not
+    feed -inf to the network (it did: the output was NaN)."""
+    for sde in (processes.VP(), processes.SubVP()):  # sigma(0) = 0 (VE starts at sigma_min)
+        D = targets.EDMDenoiser(lambda x, c_noise: x * c_noise[:, None], sde, 0.5)
+        x = torch.randn(8, 2)
+        torch.testing.assert_close(D(x, 0.0), x / sde.alpha(torch.zeros(())))

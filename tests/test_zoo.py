@@ -1,6 +1,7 @@
 """The zoo trains once, loads after, and retrains when the recipe or budget changes."""
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -131,3 +132,14 @@ def test_recipe_builds_are_seeded_and_leave_the_global_rng_alone():
     after = torch.rand(3)
     torch.testing.assert_close(after, expected)  # the caller's RNG stream is untouched
     torch.testing.assert_close(first, weights(recipes.ring_teacher.build()), rtol=0, atol=0)
+
+
+def test_a_cache_from_before_the_sha256_is_retrained_once(tmp_path, capsys):
+    zoo.load(RECIPE, fast=True, root=tmp_path)
+    record = zoo.path_of(RECIPE, True, tmp_path).with_suffix(".json")
+    meta = json.loads(record.read_text())
+    record.write_text(json.dumps({k: v for k, v in meta.items() if k != "sha256"}))
+    zoo.load(RECIPE, fast=True, root=tmp_path)
+    assert "older than its weights' sha256; retraining" in capsys.readouterr().out
+    zoo.load(RECIPE, fast=True, root=tmp_path)
+    assert CALLS == [True, True]

@@ -19,14 +19,24 @@ Sampling with k steps (train_ufo.py): x0_hat = G(x, t_i); x = q(x_{t_{i+1}} | x0
 import copy
 import functools
 import os
+import warnings
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from .. import distributed, gan, losses, schedules, targets, train
-from ..checkpoint import next_checkpoint
-from ..checks import check_int
+from ..checkpoint import CheckpointError, check_fits, check_same_run, next_checkpoint
+from ..checks import (
+    check_denoiser,
+    check_float,
+    check_generator,
+    check_instance,
+    check_int,
+    check_tensor,
+    describe,
+)
 from ..files import atomic_write
 from ..sde import noise_like
 
@@ -38,13 +48,14 @@ class UFOGen:
         self, generator, discriminator, lr=1e-5, lr_d=1e-5, jump=0.5, adv_weight=1.0,
         loss="non_saturating", r1=0.0,
     ):  # fmt: skip
-        if not 0 < jump <= 1:
-            raise ValueError(f"jump: expected a float in (0, 1], got {jump!r}")
+        check_instance("generator", generator, nn.Module, "targets.Denoiser(net, sde)")
+        check_denoiser("generator", generator)
+        check_instance("discriminator", discriminator, nn.Module, "gan.Discriminator(net)")
+        check_float("jump", jump, 0, 1, open_low=True)
         for name, value in dict(lr=lr, lr_d=lr_d, adv_weight=adv_weight).items():
-            if not isinstance(value, (int, float)) or not value > 0:
-                raise ValueError(f"{name}: expected a positive float, got {value!r}")
-        if not isinstance(r1, (int, float)) or r1 < 0:
-            raise ValueError(f"r1: expected a float >= 0 (the R1 weight gamma), got {r1!r}")
+            check_float(name, value, 0, open_low=True)
+        check_float("r1", r1, 0)  # the R1 weight gamma
+        self.hyper = dict(lr=lr, lr_d=lr_d, jump=jump, adv_weight=adv_weight, loss=loss, r1=r1)
         self.G, self.D, self.sde = generator, discriminator, generator.sde
         self.jump, self.adv_weight, self.loss, self.r1 = jump, adv_weight, gan.check_loss(loss), r1
         self.weighting = losses.snr_weight  # UFOGen's L_simple
@@ -109,14 +120,20 @@ def fit(ufogen: UFOGen, data, *, steps, batch_size=64, d_every=2, ema_decay=0.99
     iteration, a G step every iteration, then the EMA of G (train_ufo.py: d_every 2, EMA 0.99).
     Every 100 iterations both players' state goes to `checkpoint` (a path; default: see
     checkpoint.checkpoints_in), resumed if present (the losses before it are not kept)."""
-    check_int("steps", steps, 1)
-    check_int("batch_size", batch_size, 1)
-    check_int("d_every", d_every, 1)
-    data = train._as_tuple(data, "data")
-    generator = generator or torch.Generator().manual_seed(0)
+    check_instance("ufogen", ufogen, UFOGen, "UFOGen(generator, discriminator)")
+    steps, batch_size = check_int("steps", steps, 1), check_int("batch_size", batch_size, 1)
+    d_every, data = check_int("d_every", d_every, 1), train._as_tuple(data, "data")
+    if not isinstance(snapshots, (tuple, list, set, range)):
+        raise TypeError(f"snapshots: expected a collection of steps, e.g. (50, 200), got "
+                        f"{describe(snapshots)}")  # fmt: skip
+    snapshots = {check_int("snapshots", step, 1) for step in snapshots}
+    generator = check_generator("generator", generator, "cpu") or torch.Generator().manual_seed(0)
+    ema_decay = check_float("ema_decay", ema_decay, 0, 1, open_high=True)
     history = History(ema=train.EMA(ufogen.G, ema_decay))
-    checkpoint = checkpoint or next_checkpoint(".pt")
-    start = _restore(checkpoint, ufogen, history, generator) if checkpoint else 0
+    given, checkpoint = checkpoint is not None, checkpoint or next_checkpoint(".pt")
+    run = train._run_record(ufogen.hyper["lr"], batch_size, ema_decay, data) | ufogen.hyper
+    run["d_every"] = d_every
+    start = _restore(checkpoint, ufogen, history, generator, run, given) if checkpoint else 0
     device = next(ufogen.G.parameters()).device
     for step in tqdm(range(start + 1, steps + 1), desc="UFOGen", disable=not progress):
         idx = torch.randint(len(data[0]), (batch_size,), generator=generator)
@@ -130,24 +147,45 @@ def fit(ufogen: UFOGen, data, *, steps, batch_size=64, d_every=2, ema_decay=0.99
         if step in snapshots:
             history.snapshots[step] = copy.deepcopy(history.ema.model.state_dict())
         if checkpoint and (step % 100 == 0 or step == steps) and distributed.world()[0] == 0:
-            _save(checkpoint, ufogen, history, generator, step)
+            _save(checkpoint, ufogen, history, generator, step, run)
     return history
 
 
-def _save(path, ufogen: UFOGen, history: History, generator, step: int) -> None:
+def _save(path, ufogen: UFOGen, history: History, generator, step: int, run: dict) -> None:
     """Everything fit needs to go on from `step`, in one file written atomically."""
     state = dict(step=step, G=ufogen.G.state_dict(), D=ufogen.D.state_dict(),
                  opt_g=ufogen.opt_g.state_dict(), opt_d=ufogen.opt_d.state_dict(),
                  ema=history.ema.model.state_dict(), snapshots=history.snapshots,
-                 generator=generator.get_state())  # fmt: skip
+                 generator=generator.get_state(), run=run)  # fmt: skip
     atomic_write(path, functools.partial(torch.save, state))
 
 
-def _restore(path, ufogen: UFOGen, history: History, generator) -> int:
-    """Load a _save file into the players, optimisers, EMA and generator; its step (0: none)."""
+def _read(path, ufogen: UFOGen, history: History, run: dict) -> dict:
+    """The _save file at path, checked (same run arguments, players' shapes) before any load."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        check_same_run(path, state["run"], run)
+        for key, module in dict(G=ufogen.G, D=ufogen.D, ema=history.ema.model).items():
+            check_fits(path, module, state[key], key)
+    except CheckpointError:
+        raise
+    except Exception as err:
+        raise CheckpointError(f"{path} is corrupt or not a UFOGen checkpoint ({err})") from err
+    return state
+
+
+def _restore(path, ufogen: UFOGen, history: History, generator, run: dict, given: bool) -> int:
+    """Load a _save file into the players, optimisers, EMA and generator; its step (0: none, or
+    a build's own checkpoint that can't be used: it starts afresh, with a warning)."""
     if not os.path.exists(path):
         return 0
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = _read(path, ufogen, history, run)
+    except CheckpointError as err:
+        if given:
+            raise
+        warnings.warn(f"UFOGen: starting afresh, {path} is unusable ({err})", stacklevel=3)
+        return 0
     owners = dict(G=ufogen.G, D=ufogen.D, opt_g=ufogen.opt_g, opt_d=ufogen.opt_d)
     for key, owner in (owners | dict(ema=history.ema.model)).items():
         owner.load_state_dict(state[key])
@@ -160,7 +198,9 @@ def _restore(path, ufogen: UFOGen, history: History, generator) -> int:
 def sample(G, x, ts, *cond, generator=None):
     """UFOGen's k-step sampler on the grid ts (k = len(ts) - 1; one step: ts = [1, 0]): the
     generator's x0_hat, forward-noised to the next time, until t = 0."""
-    ts = schedules.check_times(ts)
+    check_denoiser("G", G)
+    check_tensor("x", x)
+    ts, generator = schedules.check_times(ts), check_generator("generator", generator)
     for t, s in schedules.pairs(ts):
         x0_hat = targets.denoise(G, x, t, *cond)
         x = G.sde.add_noise(x0_hat, s, noise_like(x0_hat, generator)) if s > 0 else x0_hat

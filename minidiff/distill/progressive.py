@@ -15,7 +15,14 @@ learns guided steps and needs one network call per step instead of two.
 import torch
 
 from .. import losses, targets
-from ..checks import check_int
+from ..checks import (
+    check_callable,
+    check_denoiser,
+    check_generator,
+    check_int,
+    check_tensor,
+    values_checked,
+)
 from ..sde import SDE, as_time, noise_like
 
 
@@ -54,7 +61,9 @@ def student_times(n: int, batch: int, generator=None, device=None, dtype=None):
 def loss(student, x0, *cond, teacher, n: int, generator=None):
     """The progressive distillation loss of an n-step student on a 2n-step teacher (both
     denoisers of the same process, teacher(x, t, *cond) -> x0_hat, frozen)."""
-    sde = student.sde
+    check_denoiser("student", student), check_tensor("x0", x0, finite=values_checked(x0))
+    check_callable("teacher", teacher, "the 2n-step teacher denoiser(x, t, *cond) -> x0_hat")
+    sde, generator = student.sde, check_generator("generator", generator, "cpu")
     t = student_times(n, len(x0), generator, x0.device, x0.dtype)
     z_t = sde.add_noise(x0, t, noise_like(x0, generator))
     x_tilde = target(teacher, sde, z_t, t, n, *cond)

@@ -4,11 +4,20 @@ Built on minidiff/checks.py: each raises a TypeError or ValueError naming the ar
 the value received and saying what would work.
 """
 
+import inspect
+
 import numpy as np
 import torch
 
 from .. import schedules
-from ..checks import check_callable, check_generator, check_instance, check_tensor, describe
+from ..checks import (
+    check_callable,
+    check_generator,
+    check_instance,
+    check_signature,
+    check_tensor,
+    describe,
+)
 from ..sde import SDE
 
 DENOISER = "a denoiser(x, t) -> x0_hat, e.g. targets.Denoiser(net, sde)"
@@ -43,3 +52,26 @@ def check_sampler_args(denoiser, sde, x, ts, generator=None, *, decreasing=True,
     check_tensor("x", x, min_ndim=min_ndim, finite=finite)
     check_generator("generator", generator)
     return check_grid(ts, decreasing)
+
+
+def check_solver(solver) -> None:
+    """solver must be an ODE solver solver(velocity, x, ts, progress), not a sampler."""
+    expected = "an ODE solver solver(velocity, x, ts, progress), e.g. samplers.heun"
+    check_signature("solver", solver, None, None, None, False, expected=expected)
+    try:
+        first = list(inspect.signature(solver).parameters)[:1]
+    except (TypeError, ValueError):  # a builtin: nothing to check
+        return
+    if first == ["denoiser"]:
+        name = getattr(solver, "__name__", "a sampler")
+        raise TypeError(f"solver: expected {expected}, got {name}, a sampler of a denoiser; "
+                        "call it directly instead")  # fmt: skip
+
+
+def checked_call(name: str, f, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """f(x, t), if it returns a tensor shaped like x (a check of metadata only)."""
+    out = f(x, t)
+    if not torch.is_tensor(out) or out.shape != x.shape:
+        raise ValueError(f"{name}: returned {describe(out)} for x of shape {tuple(x.shape)}, "
+                         "expected a tensor of x's shape")  # fmt: skip
+    return out

@@ -32,9 +32,10 @@ def _check_null(cond: tuple, null_cond: tuple):
     if len(cond) != len(null_cond):
         raise ValueError(f"null_cond: expected {len(cond)} entries like cond, got {len(null_cond)}")
     for c, n in zip(cond, null_cond):
-        if (c is None) != (n is None) or (c is not None and c.shape[1:] != n.shape[1:]):
+        if (c is None) != (n is None) or (c is not None and c.shape != n.shape):
             got, like = describe(n), describe(c)
-            raise ValueError(f"null_cond: expected an entry like cond's ({like}), got {got}")
+            raise ValueError(f"null_cond: expected an entry shaped like cond's ({like}), got "
+                             f"{got}; cfg_denoiser expands a batch-1 null")  # fmt: skip
 
 
 def cfg(denoiser, scale: float, cond, null_cond):
@@ -50,6 +51,9 @@ def cfg(denoiser, scale: float, cond, null_cond):
     both_cond = tuple(None if c is None else torch.cat([c, n]) for c, n in zip(cond, null_cond))
 
     def guided(x, t):
+        if any(c is not None and len(c) != len(x) for c in cond):
+            raise ValueError(f"cond: expected entries batched like x ({len(x)}), got "
+                             f"{[describe(c) for c in cond]}")  # fmt: skip
         x0_cond, x0_uncond = denoiser(torch.cat([x, x]), torch.cat([t, t]), *both_cond).chunk(2)
         return x0_uncond + scale * (x0_cond - x0_uncond)
 
