@@ -201,9 +201,9 @@ def fit(model, loss_fn, data, *, steps, batch_size=256, lr=1e-3, ema_decay=0.999
     """Train `model` by AdamW on random minibatches of `data` (a tensor or tuple of tensors, moved
     once to the model's device), with loss_fn(model, *batch, generator=generator) -> scalar. Every
     `log_every` steps and at the end: the non-finite check, the EMA model's loss on `val_data`,
-    and a save to `checkpoint` (a path; default: see checkpoint.checkpoints_in), resumed if present.
-    compile=True runs the forward and backward through torch.compile (off by default: it pays
-    only for long runs on a GPU, after a compile of a minute or more)."""
+    and a save to `checkpoint` (a path; default: see checkpoint.checkpoints_in), resumed if present
+    and made with the same lr, batch_size, ema_decay and data (else CheckpointError). compile=True:
+    through torch.compile (off by default: it pays only for long GPU runs, after a long compile)."""
     args = _check_fit_args(model, loss_fn, steps, batch_size, lr, ema_decay, log_every, checkpoint,
                            generator)  # fmt: skip
     (steps, batch_size, generator), rank = args, distributed.setup(model, batch_size)
