@@ -17,7 +17,7 @@ NBCONVERT := $(VENV)/bin/jupyter nbconvert --to notebook --execute \
 	--ExecutePreprocessor.record_timing=False
 
 .NOTPARALLEL:
-.PHONY: setup lab test lint test-lib test-lessons course course-fast benchmarks zoo clean
+.PHONY: setup lab test lint test-lib test-lessons course course-fast benchmarks zoo clean claims
 .PHONY: zoo-pack zoo-unpack zoo-fetch
 
 setup: $(STAMP)
@@ -87,6 +87,10 @@ course: setup
 course-fast: setup
 	@tmp=$$(mktemp -d); echo "fast-mode copies go to $$tmp"; \
 	$(call run_lessons,fast,MINIDIFF_FAST=1,--output-dir="$$tmp",)
+
+# The claims ledger from the committed lessons; the README's results section is rewritten from it.
+claims: setup
+	@$(PY) -m minidiff.claims && $(PY) -m minidiff.claims --readme README.md
 
 benchmarks: setup
 	@if [ -z "$(BENCHMARKS)" ]; then echo "no benchmarks/*.py yet"; exit 0; fi; \

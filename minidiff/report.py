@@ -6,7 +6,9 @@ lessons print the same table from the same function.
 
 import argparse
 import json
+import re
 
+import numpy as np
 import torch
 
 
@@ -57,3 +59,24 @@ def benchmark_main(name: str, run, tables=("rows",), threads: int | None = None,
         print(markdown_table(out[key]), end="\n\n")
     print(json_line(name, out["figures"]))
     return out
+
+
+CLAIM = re.compile(  # what claim() prints; claims.py reads it back from notebooks
+    r"^\[claim (?P<mark>[✓✗])\] (?P<text>[^|]+) \| (?P<figures>[^|]*) \| target: (?P<target>[^|]+)$"
+)
+
+
+def claim(text: str, holds: bool, target: str, **figures) -> dict:
+    """Print a measured statement as one check line, `[claim ✓] text | k=v, ... | target: ...`
+    (✗ when it does not hold), and return it as a dict. A claim that fails is printed, never
+    raised: fast mode's tiny models may fail; the full-budget run is the one that counts.
+    claims.py collects these lines from the committed notebooks into the ledger."""
+    for name, value in dict(text=text, target=target).items():
+        if not isinstance(value, str) or not value.strip() or "|" in value or "\n" in value:
+            raise ValueError(f"{name}: expected one line of text without '|', got {value!r}")
+    if not isinstance(holds, (bool, np.bool_)):
+        raise TypeError(f"holds: expected a bool (the check's verdict), got {holds!r}")
+    shown = ", ".join(f"{k}={_cell(v, 4)}" for k, v in figures.items())
+    line = f"[claim {'✓' if holds else '✗'}] {text.strip()} | {shown} | target: {target.strip()}"
+    print(line)
+    return dict(claim=text.strip(), figures=figures, target=target.strip(), holds=bool(holds))
