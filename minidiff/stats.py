@@ -10,7 +10,7 @@ distribution, at most about 5 % of comparisons come out "distinguishable" (tests
 import math
 from dataclasses import dataclass
 
-from .checks import check_float, describe
+from .checks import check_float, check_int, describe
 
 
 def _values(name: str, values) -> list[float]:
@@ -88,3 +88,17 @@ def paired(a, b) -> Difference:
         raise ValueError(f"b: expected one value per seed of a ({describe(a)}), got {describe(b)}")
     d = spread([y - x for x, y in zip(_values("a", a), _values("b", b))], "b - a")
     return _verdict(d.mean, d.se, d.n - 1)
+
+
+def plateaued(values, window: int = 3) -> bool:
+    """Whether a learning curve (a metric at increasing training steps; noisy, e.g. one value
+    per evaluation) has reached its plateau: its last `window` values are not distinguishable
+    (Welch, 5 %) from the `window` before them. A claim about a trained model is made on the
+    plateau, or the lesson says the model has not converged."""
+    window = check_int("window", window, 2)
+    xs = _values("values", values)
+    if len(xs) < 2 * window:
+        raise ValueError(f"values: expected >= 2 windows ({2 * window} values) of the curve, "
+                         f"got {len(xs)}")  # fmt: skip
+    before, last = xs[-2 * window : -window], xs[-window:]
+    return difference(before, last).verdict == "not distinguishable"

@@ -61,3 +61,13 @@ BAD = [
 def test_bad_input_is_named(call, argument):
     with pytest.raises(ValueError, match=f"^{re.escape(argument)}:"):
         call()
+
+
+def test_a_plateau_is_recognised_and_a_descent_is_not():
+    rng = random.Random(1)
+    steps = range(0, 2000, 100)
+    decayed = [1 + math.exp(-s / 100) + rng.gauss(0, 0.01) for s in steps]  # flat by step 1000
+    descending = [2 - s / 1000 + rng.gauss(0, 0.01) for s in steps]  # still falling linearly
+    assert stats.plateaued(decayed) and not stats.plateaued(descending)
+    with pytest.raises(ValueError, match="^values:"):
+        stats.plateaued(decayed[:5])
