@@ -170,3 +170,12 @@ def check_denoiser(name: str, value):
         raise TypeError(f"{name}: expected a denoiser with an .sde, e.g. targets.Denoiser(net, "
                         f"sde), got {describe(value)}")  # fmt: skip
     return value
+
+
+def check_samples(name: str, value, least: int = 1) -> torch.Tensor:
+    """value must be finite floating-point samples (n, d), n >= least and d >= 1 (metrics, FD)."""
+    check_tensor(name, value, min_ndim=2, floating=False)
+    if value.ndim != 2 or len(value) < least or value.shape[1] < 1 or not value.is_floating_point():
+        raise ValueError(f"{name}: expected floating-point samples of shape (n >= {least}, "
+                         f"d >= 1), got {describe(value)}")  # fmt: skip
+    return value

@@ -11,18 +11,14 @@ compare them only at equal n.
 import numpy as np
 import torch
 
-from .checks import check_generator, check_int, check_tensor, describe
+from .checks import check_generator, check_int, check_samples, check_tensor, describe
 
 _CHUNK = 1024  # rows per block of pairwise distances, so memory stays O(_CHUNK * N)
 
 
 def _features(x, name: str) -> torch.Tensor:
     """x as a float64 (N, D) tensor with N >= 2 finite rows, or a ValueError/TypeError naming it."""
-    check_tensor(name, x, min_ndim=2, floating=False)
-    if x.ndim != 2 or len(x) < 2 or x.shape[1] < 1 or not x.is_floating_point():
-        raise ValueError(f"{name}: expected floating-point features of shape (N >= 2 samples, "
-                         f"D >= 1), got {describe(x)}")  # fmt: skip
-    return x.detach().double()
+    return check_samples(name, x, 2).detach().double()
 
 
 def _pair(a, b, names=("features_a", "features_b")):

@@ -7,16 +7,12 @@ in-house features) come with the image lessons.
 
 import torch
 
-from .checks import check_float, check_generator, check_int, check_tensor, describe
+from .checks import check_float, check_generator, check_int, check_samples, describe
 
 
 def _check_pair(x, y, names=("x", "y"), least: int = 1) -> None:
     """x (n, d) and y (m, d): finite samples of one dtype and dim, n and m >= least."""
-    for name, v in zip(names, (x, y)):
-        check_tensor(name, v, min_ndim=2)
-        if v.ndim != 2 or len(v) < least:
-            raise ValueError(f"{name}: expected samples (n, d) with n >= {least}, "
-                             f"got {describe(v)}")  # fmt: skip
+    check_samples(names[0], x, least), check_samples(names[1], y, least)
     if x.dtype != y.dtype or x.shape[1] != y.shape[1]:
         raise ValueError(f"{names[1]}: expected the dtype and dim of {names[0]} "
                          f"({x.dtype}, d={x.shape[1]}), got {describe(y)}")  # fmt: skip

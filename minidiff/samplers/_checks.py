@@ -68,10 +68,10 @@ def check_solver(solver) -> None:
                         "call it directly instead")  # fmt: skip
 
 
-def checked_call(name: str, f, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """f(x, t), if it returns a tensor shaped like x (a check of metadata only)."""
-    out = f(x, t)
-    if not torch.is_tensor(out) or out.shape != x.shape:
-        raise ValueError(f"{name}: returned {describe(out)} for x of shape {tuple(x.shape)}, "
-                         "expected a tensor of x's shape")  # fmt: skip
+def check_output(name: str, out, like: torch.Tensor) -> torch.Tensor:
+    """What the user's function `name` returned, if it is a tensor shaped like `like` (a check of
+    metadata only: it runs at every step)."""
+    if not torch.is_tensor(out) or out.shape != like.shape:
+        raise ValueError(f"{name}: returned {describe(out)}, expected a tensor of shape "
+                         f"{tuple(like.shape)}")  # fmt: skip
     return out

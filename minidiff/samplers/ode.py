@@ -11,7 +11,7 @@ import torch
 from .. import schedules, targets
 from ..checks import check_callable, check_instance
 from ..sde import SDE, append_dims, as_time
-from ._checks import DENOISER, check_sampler_args, check_solver, check_solver_args, checked_call
+from ._checks import DENOISER, check_output, check_sampler_args, check_solver, check_solver_args
 
 
 def pf_ode_velocity(denoiser, sde: SDE):
@@ -33,7 +33,7 @@ def euler(velocity, x, ts, progress=False):
     """Euler's method along ts: x <- x + (t_next - t) velocity(x, t).  NFE = len(ts) - 1."""
     ts = check_solver_args(velocity, x, ts)
     for t, t_next in schedules.pairs(ts, progress, desc="Euler"):
-        x = x + (t_next - t) * checked_call("velocity", velocity, x, as_time(t, x))
+        x = x + (t_next - t) * check_output("velocity", velocity(x, as_time(t, x)), x)
     return x
 
 
@@ -44,7 +44,7 @@ def heun(velocity, x, ts, progress=False):
     """
     ts = check_solver_args(velocity, x, ts)
     for t, t_next in schedules.pairs(ts, progress, desc="Heun"):
-        d = checked_call("velocity", velocity, x, as_time(t, x))
+        d = check_output("velocity", velocity(x, as_time(t, x)), x)
         x_next = x + (t_next - t) * d  # Euler step
         if t_next != 0:  # 2nd-order correction
             d_next = velocity(x_next, as_time(t_next, x))

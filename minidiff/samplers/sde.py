@@ -15,18 +15,9 @@ from ..checks import (
     check_instance,
     check_int,
     check_tensor,
-    describe,
 )
 from ..sde import SDE, append_dims, as_time, noise_like
-from ._checks import DENOISER, check_sampler_args, check_solver_args
-
-
-def _checked(name: str, out, like: torch.Tensor) -> torch.Tensor:
-    """What the user's function `name` returned, if it is a tensor shaped like `like`."""
-    if not torch.is_tensor(out) or out.shape != like.shape:
-        raise ValueError(f"{name}: returned {describe(out)}, expected a tensor of shape "
-                         f"{tuple(like.shape)}")  # fmt: skip
-    return out
+from ._checks import DENOISER, check_output, check_sampler_args, check_solver_args
 
 
 def euler_maruyama(drift, diffusion, x, ts, generator=None, progress=False, *, check_finite=True):
@@ -41,8 +32,8 @@ def euler_maruyama(drift, diffusion, x, ts, generator=None, progress=False, *, c
     for t, t_next in schedules.pairs(ts, progress, desc="Euler-Maruyama"):
         t_vec = as_time(t, x)
         z = noise_like(x, generator)
-        g = append_dims(_checked("diffusion", diffusion(t_vec), t_vec), x.ndim)
-        drift_x = _checked("drift", drift(x, t_vec), x)
+        g = append_dims(check_output("diffusion", diffusion(t_vec), t_vec), x.ndim)
+        drift_x = check_output("drift", drift(x, t_vec), x)
         x = x + drift_x * (t_next - t) + g * abs(t_next - t) ** 0.5 * z
     return x
 
