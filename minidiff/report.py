@@ -43,9 +43,12 @@ def json_line(name: str, figures: dict) -> str:
     return json.dumps({"benchmark": name, **rounded(figures)})
 
 
-def benchmark_main(name: str, run, tables=("rows",), threads: int | None = None, argv=None) -> dict:
+def benchmark_main(
+    name: str, run, tables=("rows",), threads: int | None = None, argv=None, claims=None
+) -> dict:
     """The command line of experiments.NAME (and benchmarks/NAME.py): `[--fast]`; prints its
-    tables, then the JSON line.
+    tables, then its claim lines (claims(out), the same function the lesson calls), then the
+    JSON line, last.
 
     run(fast) returns a dict holding the `tables` (lists of row dicts) and `figures`.
     """
@@ -57,6 +60,8 @@ def benchmark_main(name: str, run, tables=("rows",), threads: int | None = None,
     out = run(fast=args.fast)
     for key in tables:
         print(markdown_table(out[key]), end="\n\n")
+    if claims is not None:
+        claims(out)
     print(json_line(name, out["figures"]))
     return out
 

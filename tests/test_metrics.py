@@ -85,3 +85,16 @@ def test_benchmark_main_prints_tables_then_one_json_line(capsys):
     assert out["figures"] == {"fast": True}
     assert lines[0] == "| n |" and lines[2] == "| 1 |" and "| k |" in lines
     assert json.loads(lines[-1]) == {"benchmark": "demo", "fast": True}
+
+
+def test_benchmark_main_prints_claim_lines_before_the_json_line(capsys):
+    def run(fast):
+        return dict(rows=[{"n": 1}], figures={"gap": 0.5})
+
+    def claims(out):
+        report.claim("gap small", out["figures"]["gap"] < 1, "gap < 1", gap=out["figures"]["gap"])
+
+    report.benchmark_main("demo", run, argv=[], claims=claims)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert report.CLAIM.match(lines[-2])["mark"] == "✓"
+    assert json.loads(lines[-1]) == {"benchmark": "demo", "gap": 0.5}
