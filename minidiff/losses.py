@@ -1,9 +1,11 @@
 """Denoising score matching, written once as a weighted x0 regression (Kingma & Gao 2023).
 
 L = E_{t, eps} w(t) ||x0_hat(x_t, t) - x0||^2 / d  with x_t = alpha x0 + sigma eps.
-Regressing eps, v or the score is the same loss with a different w (derivations in lesson 03):
+Regressing eps, v, the velocity or the score is the same loss with a different w (lesson 03):
     eps (Ho et al. 2020, L_simple):  w = snr = alpha^2 / sigma^2
     v (Salimans & Ho 2022):          w = (alpha^2 + sigma^2)^2 / sigma^2   (= snr + 1 for VP)
+    velocity (flow matching):        w = (sigma' alpha - sigma alpha')^2 / sigma^2  (= 1/t^2 on the
+                                     linear path; = g^2/4 times the likelihood weight)
     x0:                              w = 1
     min-SNR-gamma (Hang et al. 2023), EDM (Karras et al. 2022), likelihood (Song et al. 2021a).
 """
@@ -36,6 +38,13 @@ def v_weight(sde: SDE, t):
     return (alpha**2 + sigma**2) ** 2 / sigma**2
 
 
+def velocity_weight(sde: SDE, t):
+    """w = (sigma' alpha - sigma alpha')^2 / sigma^2: the same loss as ||u_hat - u||^2, u the
+    conditional velocity alpha' x0 + sigma' eps (conditional flow matching, Lipman et al. 2023)."""
+    alpha, sigma = sde.alpha(t), sde.sigma(t)
+    return (sde.d_sigma(t) * alpha - sigma * sde.d_alpha(t)) ** 2 / sigma**2
+
+
 def x0_weight(sde: SDE, t):
     """w = 1: plain regression of x0."""
     return torch.ones_like(t)
@@ -56,6 +65,15 @@ def likelihood_weight(sde: SDE, t):
     """w = g(t)^2 alpha^2 / sigma^4: score matching weighted by g^2, which bounds the NLL
     (Song et al. 2021a, Thm. 1)."""
     return sde.g2(t) * sde.alpha(t) ** 2 / sde.sigma(t) ** 4
+
+
+NATIVE = {"eps": snr_weight, "x0": x0_weight, "v": v_weight, "velocity": velocity_weight}
+
+
+def native_weight(prediction: str):
+    """The weighting under which dsm is the network's own MSE, ||net - target||^2: snr_weight for
+    'eps', x0_weight for 'x0', v_weight for 'v', velocity_weight for 'velocity'."""
+    return NATIVE[targets.check_prediction(prediction)]
 
 
 WEIGHTING = "a weighting(sde, t) such as losses.snr_weight or losses.min_snr(5.0)"
@@ -143,13 +161,14 @@ def min_snr(gamma: float = 5.0):
 
 
 def native_mse(net, sde: SDE, x0, t, eps, prediction: str):
-    """||net(x_t, t) - target||^2 in the network's own units (eps, x0 or v): the textbook form.
+    """||net(x_t, t) - target||^2 in the network's own units (eps, x0, v or velocity): the
+    textbook form.
 
     Equal to dsm(Denoiser(net, sde, prediction), ...) with the matching weighting (tested).
     """
     check_callable("net", net, "a network net(x, t)")
     check_instance("sde", sde, SDE, "VP()")
     xt = sde.add_noise(x0, t, eps)
-    alpha, sigma = (append_dims(c(t), x0.ndim) for c in (sde.alpha, sde.sigma))
-    goal = targets.target(prediction, x0, eps, alpha, sigma)
+    coefs = targets.coefficients(sde, t, x0, rates=prediction == "velocity")
+    goal = targets.target(prediction, x0, eps, *coefs)
     return ((net(xt, t) - goal) ** 2).flatten(1).mean(1).mean()

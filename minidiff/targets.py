@@ -2,9 +2,11 @@
 
 Notation (x_t = alpha x0 + sigma eps, Kingma et al. 2021; Salimans & Ho 2022):
     x0 -> x_0,  eps -> epsilon,  v = alpha eps - sigma x0,  score = grad log p_t = -eps / sigma,
-    snr = alpha^2 / sigma^2.  EDM (Karras et al. 2022) works with x / alpha and sigma / alpha.
-Notable choices: the network's parameterisation (eps, x0 or v) is a property of the Denoiser
-wrapper, never of a sampler; samplers only see x0_hat (k-diffusion's contract).
+    velocity u = alpha' x0 + sigma' eps = d x_t / dt (flow matching, Lipman et al. 2023; = eps - x0
+    on the linear path), snr = alpha^2 / sigma^2.  EDM (Karras et al. 2022) works with x / alpha
+    and sigma / alpha.
+Notable choices: the network's parameterisation (eps, x0, v or velocity) is a property of the
+Denoiser wrapper, never of a sampler; samplers only see x0_hat (k-diffusion's contract).
 """
 
 import torch
@@ -20,7 +22,7 @@ from .checks import (
 )
 from .sde import SDE, append_dims, as_time
 
-PREDICTIONS = ("eps", "x0", "v")
+PREDICTIONS = ("eps", "x0", "v", "velocity")
 
 
 def eps_from_x0(xt, x0, alpha, sigma):
@@ -41,6 +43,25 @@ def x0_from_v(xt, v, alpha, sigma):
     return (alpha * xt - sigma * v) / (alpha**2 + sigma**2)
 
 
+def velocity_from_x0_eps(x0, eps, d_alpha, d_sigma):
+    """u = alpha' x0 + sigma' eps: the conditional velocity d x_t / dt of flow matching (Lipman et
+    al. 2023, Thm. 3 for Gaussian paths); eps - x0 on the linear path alpha = 1 - t, sigma = t."""
+    return d_alpha * x0 + d_sigma * eps
+
+
+def x0_from_velocity(xt, u, alpha, sigma, d_alpha, d_sigma):
+    """Inverts u: sigma' xt - sigma u = (sigma' alpha - sigma alpha') x0 (= x0 on the linear path,
+    where the bracket is 1). Where sigma = 0, xt = alpha x0 exactly (VP's sigma' is inf there)."""
+    x0 = (d_sigma * xt - sigma * u) / (d_sigma * alpha - sigma * d_alpha)
+    observed = sigma == 0  # the other branch's alpha is 1: no inf (nor NaN gradient) at alpha = 0
+    return torch.where(observed, xt / torch.where(observed, alpha, 1.0), x0)
+
+
+def eps_from_velocity(xt, u, alpha, sigma, d_alpha, d_sigma):
+    """Inverts u for eps: alpha u - alpha' xt = (sigma' alpha - sigma alpha') eps."""
+    return (alpha * u - d_alpha * xt) / (d_sigma * alpha - sigma * d_alpha)
+
+
 def score_from_x0(xt, x0, alpha, sigma):
     """Tweedie: grad log p_t(xt) = (alpha E[x0 | xt] - xt) / sigma^2 (Efron 2011)."""
     return (alpha * x0 - xt) / sigma**2
@@ -54,24 +75,39 @@ def check_prediction(prediction: str) -> str:
     return check_choice("prediction", prediction, PREDICTIONS)
 
 
-def target(prediction: str, x0, eps, alpha, sigma):
-    """The regression target of a network that predicts `prediction`."""
-    if check_prediction(prediction) == "eps":
+def _rates(d_alpha, d_sigma):
+    if d_alpha is None or d_sigma is None:
+        raise ValueError(
+            "d_alpha, d_sigma: the 'velocity' prediction needs the process's rates "
+            "alpha'(t), sigma'(t); pass coefficients(sde, t, x, rates=True)"
+        )
+    return d_alpha, d_sigma
+
+
+def target(prediction: str, x0, eps, alpha, sigma, d_alpha=None, d_sigma=None):
+    """The regression target of a network that predicts `prediction` (velocity needs the rates)."""
+    if check_prediction(prediction) == "velocity":
+        return velocity_from_x0_eps(x0, eps, *_rates(d_alpha, d_sigma))
+    if prediction == "eps":
         return eps
     return x0 if prediction == "x0" else v_from_x0_eps(x0, eps, alpha, sigma)
 
 
-def to_x0(prediction: str, xt, out, alpha, sigma):
-    """x0_hat from a network output `out` that predicts `prediction`."""
-    if check_prediction(prediction) == "eps":
+def to_x0(prediction: str, xt, out, alpha, sigma, d_alpha=None, d_sigma=None):
+    """x0_hat from a network output `out` that predicts `prediction` (velocity needs the rates)."""
+    if check_prediction(prediction) == "velocity":
+        return x0_from_velocity(xt, out, alpha, sigma, *_rates(d_alpha, d_sigma))
+    if prediction == "eps":
         return x0_from_eps(xt, out, alpha, sigma)
     return out if prediction == "x0" else x0_from_v(xt, out, alpha, sigma)
 
 
-def coefficients(sde: SDE, t, x: torch.Tensor):
-    """alpha(t), sigma(t) as tensors broadcastable against x."""
+def coefficients(sde: SDE, t, x: torch.Tensor, rates: bool = False):
+    """alpha(t), sigma(t) (and alpha'(t), sigma'(t) if rates) as tensors broadcastable against x."""
     check_instance("sde", sde, SDE, "VP()")
     t = append_dims(as_time(t, x), x.ndim)
+    if rates:
+        return sde.alpha(t), sde.sigma(t), sde.d_alpha(t), sde.d_sigma(t)
     return sde.alpha(t), sde.sigma(t)
 
 
@@ -103,7 +139,8 @@ def _check_dtype(x: torch.Tensor, net) -> None:
 
 
 class Denoiser(nn.Module):
-    """Wraps net(x, t, *cond) that predicts eps, x0 or v into denoiser(x, t, *cond) -> x0_hat."""
+    """Wraps net(x, t, *cond) that predicts eps, x0, v or velocity into denoiser(x, t, *cond) ->
+    x0_hat (the Denoiser's `prediction`; one of PREDICTIONS)."""
 
     def __init__(self, net: nn.Module, sde: SDE, prediction: str = "eps"):
         super().__init__()
@@ -116,9 +153,9 @@ class Denoiser(nn.Module):
         )
 
     def forward(self, x, t, *cond):
-        alpha, sigma = coefficients(self.sde, t, x)
+        coefs = coefficients(self.sde, t, x, rates=self.prediction == "velocity")
         _check_dtype(x, self.net)
-        return to_x0(self.prediction, x, self.net(x, as_time(t, x), *cond), alpha, sigma)
+        return to_x0(self.prediction, x, self.net(x, as_time(t, x), *cond), *coefs)
 
 
 class EDMDenoiser(nn.Module):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from gaussian_oracle import SIGMA, coefs, denoiser, sample_t
 
-from minidiff import losses, targets
+from minidiff import losses, samplers, targets
 from minidiff import sde as processes
 
 g = torch.Generator().manual_seed(0)
@@ -26,18 +26,111 @@ def test_conversions_round_trip():
     torch.testing.assert_close(targets.x0_from_score(xt, score, alpha, sigma), X0)
 
 
+PROCESSES = [processes.VP(), processes.SubVP(), processes.VE(), processes.Flow()]
+
+
+@pytest.mark.parametrize("sde", PROCESSES, ids=repr)
+def test_velocity_round_trip(sde):
+    """u = alpha' x0 + sigma' eps from known x0, eps; x0 and eps recovered from (x_t, u)."""
+    t = T[:, None]
+    alpha, sigma, d_alpha, d_sigma = (
+        f(t) for f in (sde.alpha, sde.sigma, sde.d_alpha, sde.d_sigma)
+    )
+    xt = alpha * X0 + sigma * EPS
+    u = targets.velocity_from_x0_eps(X0, EPS, d_alpha, d_sigma)
+    torch.testing.assert_close(u, d_alpha * X0 + d_sigma * EPS)
+    torch.testing.assert_close(targets.x0_from_velocity(xt, u, alpha, sigma, d_alpha, d_sigma), X0)
+    torch.testing.assert_close(
+        targets.eps_from_velocity(xt, u, alpha, sigma, d_alpha, d_sigma), EPS
+    )
+    coefs = targets.coefficients(sde, T, X0, rates=True)
+    torch.testing.assert_close(targets.target("velocity", X0, EPS, *coefs), u)
+
+
+def test_velocity_on_the_linear_path_is_eps_minus_x0():
+    """alpha = 1 - t, sigma = t: u = eps - x0 and x0_hat = x_t - t u_hat (Liu et al. 2023)."""
+    sde = processes.Flow()
+    coefs = targets.coefficients(sde, T, X0, rates=True)
+    torch.testing.assert_close(targets.target("velocity", X0, EPS, *coefs), EPS - X0)
+    xt, u_hat = sde.add_noise(X0, T, EPS), torch.randn(X0.shape, generator=g, dtype=torch.float64)
+    D = targets.Denoiser(lambda x, t: u_hat, sde, "velocity")
+    torch.testing.assert_close(D(xt, T), xt - T[:, None] * u_hat)
+    torch.testing.assert_close(losses.velocity_weight(sde, T), 1 / T**2)
+    x = xt.clone().requires_grad_()  # at t = 1 (alpha = 0): finite values and gradients
+    D(x, 1.0).sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("sde", PROCESSES, ids=repr)
+def test_exact_velocity_denoiser_is_the_exact_denoiser(sde):
+    """E[u | x_t] = alpha' E[x0|x_t] + sigma' E[eps|x_t] (Gaussian data, closed form): wrapped as a
+    'velocity' Denoiser it gives the exact E[x0 | x_t], and it is the PF-ODE velocity."""
+    xt = sample_t(sde, 0.0, 64, torch.Generator().manual_seed(2))
+    exact = denoiser(sde)
+
+    def u_exact(x, t):
+        alpha, sigma, d_alpha, d_sigma = targets.coefficients(sde, t, x, rates=True)
+        x0 = exact(x, t)
+        return d_alpha * x0 + d_sigma * targets.eps_from_x0(x, x0, alpha, sigma)
+
+    D = targets.Denoiser(u_exact, sde, "velocity")
+    torch.testing.assert_close(D(xt, T), exact(xt, T))
+    torch.testing.assert_close(samplers.pf_ode_velocity(D, sde)(xt, T), u_exact(xt, T))
+
+
+def test_velocity_denoiser_at_t_zero_on_vp():
+    """VP's sigma'(0) is infinite; at sigma = 0 the data is observed: x0_hat = x / alpha(0) = x."""
+    D = targets.Denoiser(lambda x, t: torch.ones_like(x), processes.VP(), "velocity")
+    x = torch.randn(8, 2, generator=g)
+    torch.testing.assert_close(D(x, 0.0), x)
+
+
 @pytest.mark.parametrize("prediction", targets.PREDICTIONS)
 def test_denoiser_inverts_each_parameterisation(prediction):
     sde = processes.VP()
-    alpha, sigma = targets.coefficients(sde, T, X0)
-    exact = targets.target(prediction, X0, EPS, alpha, sigma)
+    coefs = targets.coefficients(sde, T, X0, rates=True)
+    exact = targets.target(prediction, X0, EPS, *coefs)
     D = targets.Denoiser(lambda x, t: exact, sde, prediction)
     torch.testing.assert_close(D(sde.add_noise(X0, T, EPS), T), X0)
 
 
+@pytest.mark.parametrize("sde", [processes.VP(), processes.Flow()], ids=repr)
+def test_velocity_weighting_is_the_velocity_mse(sde):
+    """dsm with velocity_weight == ||u_hat - u||^2 per dimension, u written out by hand; and
+    velocity_weight = g^2 / 4 times the likelihood weighting g^2 alpha^2 / sigma^4."""
+    W = torch.randn(2, 2, generator=g, dtype=torch.float64)
+    t = T[:, None]
+    xt = sde.alpha(t) * X0 + sde.sigma(t) * EPS
+    u = sde.d_alpha(t) * X0 + sde.d_sigma(t) * EPS
+    by_hand = ((xt @ W - u) ** 2).mean()
+    D = targets.Denoiser(lambda x, t: x @ W, sde, "velocity")
+    loss = losses.dsm(D, X0, sde=sde, weighting=losses.velocity_weight, t=T, eps=EPS)
+    torch.testing.assert_close(loss, by_hand)
+    torch.testing.assert_close(
+        losses.velocity_weight(sde, T), sde.g2(T) / 4 * losses.likelihood_weight(sde, T)
+    )
+
+
+def test_native_weight_and_bad_prediction():
+    assert losses.native_weight("velocity") is losses.velocity_weight
+    assert losses.native_weight("eps") is losses.snr_weight
+    for bad in (lambda: losses.native_weight("flow"),
+                lambda: targets.Denoiser(torch.nn.Identity(), processes.VP(), "flow")):  # fmt: skip
+        with pytest.raises(ValueError, match="prediction: expected one of .*'velocity'.*'flow'"):
+            bad()
+    alpha, sigma = targets.coefficients(processes.VP(), T, X0)
+    with pytest.raises(ValueError, match="d_alpha, d_sigma: .*rates=True"):
+        targets.to_x0("velocity", X0, EPS, alpha, sigma)
+
+
 @pytest.mark.parametrize(
     "prediction, weighting",
-    [("eps", losses.snr_weight), ("v", losses.v_weight), ("x0", losses.x0_weight)],
+    [
+        ("eps", losses.snr_weight),
+        ("v", losses.v_weight),
+        ("x0", losses.x0_weight),
+        ("velocity", losses.velocity_weight),
+    ],
 )
 @pytest.mark.parametrize("sde", [processes.VP(), processes.VE(), processes.Flow()], ids=repr)
 def test_native_loss_equals_weighted_x0_loss(prediction, weighting, sde):
@@ -97,6 +190,7 @@ def test_dsm_with_exact_denoiser_equals_irreducible_loss():
         losses.snr_weight,
         losses.v_weight,
         losses.likelihood_weight,
+        losses.velocity_weight,
         losses.min_snr(5.0),
         partial(losses.edm_weight, sigma_data=0.5),
     ],

@@ -1,5 +1,7 @@
 """Lesson 00's experiment: the per-lesson time table and the claims the lesson prints."""
 
+from pathlib import Path
+
 from minidiff import recipes
 from minidiff.experiments import welcome
 from minidiff.recipes.build import RECORDED
@@ -42,3 +44,15 @@ def test_claims_follow_the_paired_verdicts():
     out = dict(seed_rows=_rows([0.07, 0.05, 0.09], [0.17, 0.16, 0.18], [0.85, 0.86, 0.84]),
                figures=dict(train_s=70.0, threads=1))  # fmt: skip
     assert [c["holds"] for c in welcome.claims(out)] == [False, True, False, False]
+
+
+def test_lesson_seconds_are_the_readme_lesson_tables_full_column():
+    """One recorded time per lesson, in two places a reader sees: lesson 00's table and the
+    README's; re-timing a lesson means updating both, and this test says when one was missed."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    full = {}
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 5 and cells[0].isdigit() and "lessons/" in cells[1]:
+            full[cells[0]] = int(cells[4])
+    assert full == {name[:2]: s for name, s in welcome.LESSON_SECONDS.items()}
