@@ -1,4 +1,5 @@
-"""Distances between sets of image features: FD, KD, precision/recall, condition accuracy.
+"""Distances between sets of image features: FD, KD, precision/recall, within-class spread,
+condition accuracy.
 
 Fréchet distance (Dowson & Landau 1982; as FID, Heusel et al. 2017), kernel distance (KID,
 Bińkowski et al. 2018) and k-NN precision/recall (Kynkäänniemi et al. 2019), computed on the
@@ -135,6 +136,29 @@ def precision_recall(real, fake, k: int = 3) -> tuple[float, float]:
     precision = _inside_manifold(fake, real, _kth_neighbour_radius(real, k))
     recall = _inside_manifold(real, fake, _kth_neighbour_radius(fake, k))
     return precision.double().mean().item(), recall.double().mean().item()
+
+
+def within_class_spread(features, labels) -> float:
+    """Diversity: the mean Euclidean distance between two features of the same class (all pairs
+    i < j of a class), averaged over the classes, each class weighing the same; a class with one
+    row has no pair and is left out. Compare samples' spread with real images' at the same class
+    balance: guidance that collapses a class onto a few typical images lowers it.
+    features (N, D); labels (N,) ints, at least one class with >= 2 rows."""
+    x = _features(features, "features")
+    labels = _labels(labels, "labels")
+    if len(labels) != len(x):
+        raise ValueError(f"labels: expected one label per row of features ({len(x)}), "
+                         f"got {len(labels)}")  # fmt: skip
+    classes, counts = labels.unique(return_counts=True)
+    if not (counts >= 2).any():
+        raise ValueError(f"labels: expected a class with >= 2 rows (a pair), got {len(labels)} "
+                         f"labels in {len(classes)} classes")  # fmt: skip
+    means = []
+    for k in classes[counts >= 2]:
+        members = x[(labels == k).to(x.device)]
+        upper = torch.triu_indices(len(members), len(members), offset=1, device=x.device)
+        means.append(torch.cdist(members, members)[upper[0], upper[1]].mean())
+    return torch.stack(means).mean().item()
 
 
 def _labels(value, name: str, n: int | None = None) -> torch.Tensor:

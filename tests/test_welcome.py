@@ -10,7 +10,8 @@ from minidiff.recipes.build import RECORDED
 def test_lesson_times_count_every_loaded_model_once_in_order():
     rows = welcome.lesson_times()
     assert [r["lesson"][:2] for r in rows] == [f"{i:02d}" for i in range(9)]
-    assert all(r["zoo_models"] == 0 for r in rows[:4])  # lessons 00-03 load no zoo model
+    assert all(r["zoo_models"] == 0 for r in rows[:3])  # lessons 00-02 load no zoo model
+    assert rows[3]["zoo_models"] == len(recipes.ring_seeds)  # 03: the seed runs
     loaded = set()
     for names in map(welcome._with_needs, welcome.zoo_loads().values()):
         loaded |= set(names)
@@ -56,3 +57,19 @@ def test_lesson_seconds_are_the_readme_lesson_tables_full_column():
         if len(cells) == 5 and cells[0].isdigit() and "lessons/" in cells[1]:
             full[cells[0]] = int(cells[4])
     assert full == {name[:2]: s for name, s in welcome.LESSON_SECONDS.items()}
+
+
+def test_readme_cold_cache_table_is_lesson_times():
+    """The README's zoo-cost table (models, cold-cache and in-order seconds) is what
+    welcome.lesson_times() computes from recipes.build.RECORDED, row for row."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = {}
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[0].isdigit():
+            numbers = [int(c.split(" (")[0].replace(",", "")) for c in cells[1:]]
+            table[cells[0]] = numbers
+    rows = welcome.lesson_times()
+    expected = {r["lesson"][:2]: [r["zoo_models"], r["zoo_cold_s"], r["zoo_in_order_s"]]
+                for r in rows if r["zoo_models"]}  # fmt: skip
+    assert table == expected

@@ -10,8 +10,8 @@ prints the same tables and, last, one JSON line of figures.
 | forward_sdes | 01 forward SDEs |
 | reverse_samplers | 02 scores and time reversal |
 | likelihood (with ode_solvers, its Euler vs Heun part) | 03 score matching and likelihood |
-| digits_cfg | 04 images |
-| unet_throughput (needs `pip install diffusers`) | 04 images (README figures, not the lesson) |
+| digits_cfg (with digits_samplers, its FD vs NFE and solver part) | 04 images |
+| unet_throughput (needs diffusers) | 04's UNet vs diffusers' (quoted nowhere: MFU exceeds 1) |
 | text_to_image | 05 text to image |
 | mobile_unet | 06 efficient UNet |
 | latent_diffusion | 07 latent diffusion |

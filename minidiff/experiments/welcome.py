@@ -181,8 +181,8 @@ def claims(out) -> list[dict]:
 # Seconds each lesson took top to bottom at full budget, zoo models cached, on a quiet 2-core CPU
 # (the course's own runs, as in the README's lesson table); re-time and update them together.
 LESSON_SECONDS = {
-    "00 welcome": 26, "01 forward SDEs": 29, "02 scores and time reversal": 41,
-    "03 score matching and likelihood": 97, "04 images": 249, "05 text to image": 120,
+    "00 welcome": 22, "01 forward SDEs": 34, "02 scores and time reversal": 54,
+    "03 score matching and likelihood": 56, "04 images": 152, "05 text to image": 120,
     "06 MobileDiffusion I: efficient UNet": 215, "07 MobileDiffusion II: latent diffusion": 17,
     "08 MobileDiffusion III: 8 steps and 1 step": 98,
 }  # fmt: skip
@@ -194,6 +194,7 @@ def zoo_loads() -> dict:
 
     d = recipes.distill
     return {
+        "03": list(recipes.ring_seeds.values()),
         "04": [recipes.digits_classifier, recipes.digits_unet, recipes.shapes_classifier],
         "05": [recipes.shapes_classifier, recipes.shapes_t2i, *recipes.text_encoders.values(),
                *recipes.t2i.values()],

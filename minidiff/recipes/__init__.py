@@ -2,7 +2,8 @@
 
 Each recipe is two plain functions (build, train) bundled in a zoo.Recipe; fast mode trains a
 tiny version. python -m minidiff.recipes [--fast] trains whatever is missing from the cache.
-toy.py: lesson 03's ring teacher; digits.py: lesson 04; shapes.py: lesson 05 onwards;
+toy.py: lesson 03's seed runs (ring_seeds) and lesson 08's ring teachers; digits.py: lesson 04;
+shapes.py: lesson 05 onwards;
 mobile.py: lesson 06's UNet ablation; latent.py: lesson 07's autoencoders and latent model;
 distill.py: lesson 08's progressive distillation rounds and UFOGen runs.
 """
@@ -12,10 +13,11 @@ from .digits import ClassConditional, digits_classifier, digits_unet
 from .latent import latent_t2i, shapes_autoencoder, shapes_light_decoder
 from .mobile import ablation, long_runs
 from .shapes import shapes_classifier, shapes_t2i, t2i, text_encoders
-from .toy import ring_teacher, ring_v_teacher
+from .toy import ring_seeds, ring_teacher, ring_v_teacher
 
 ALL = [
     ring_teacher,
+    *ring_seeds.values(),
     digits_classifier,
     digits_unet,
     shapes_classifier,
@@ -35,6 +37,6 @@ ALL = [
 ]
 __all__ = [
     "ALL", "ClassConditional", "ablation", "digits_classifier", "digits_unet", "distill",
-    "latent_t2i", "long_runs", "ring_teacher", "ring_v_teacher", "shapes_autoencoder",
+    "latent_t2i", "long_runs", "ring_seeds", "ring_teacher", "ring_v_teacher", "shapes_autoencoder",
     "shapes_classifier", "shapes_light_decoder", "shapes_t2i", "t2i", "text_encoders",
 ]  # fmt: skip

@@ -14,7 +14,9 @@ _MOBILE = 10_883 / 11  # lesson 06's eleven ablation models were recorded only a
 RECORDED = {
     # a 2-core CPU, 1 torch thread per training, two to six trainings sharing the cores
     "cpu": {
-        "ring_teacher": 19, "digits_classifier": 4, "digits_unet": 312, "shapes_classifier": 115,
+        "ring_teacher": 19, "ring_eps_seeds": 61, "ring_x0_seeds": 59, "ring_v_seeds": 65,
+        "ring_velocity_seeds": 65, "ring_eps_ts1000_seeds": 59, "digits_classifier": 4,
+        "digits_unet": 312, "shapes_classifier": 115,
         "text_encoder_tiny": 30, "text_encoder_small": 105, "text_encoder_base": 503,
         "shapes_t2i_tiny_small": 716, "shapes_t2i_tiny_large": 1417,
         "shapes_t2i_base_small": 397, "shapes_t2i_base_large": 1688, "shapes_t2i": 1401,

@@ -1,5 +1,8 @@
 """Zoo recipes for digits (lesson 04): a classifier (the judge and the feature net of FD) and a
 class-conditional UNet trained with classifier-free guidance's label dropout (Ho & Salimans 2022).
+
+The classifier trains on the train split less HELD_OUT_PER_CLASS images of each digit
+(classifier_split): real images its features never saw, for FD's real-vs-real reference.
 """
 
 import functools
@@ -21,13 +24,31 @@ def build_digits_classifier():
         return classifier.Classifier(in_channels=1, heads={"digit": 10}, width=16, depth=3)
 
 
+HELD_OUT_PER_CLASS = 30  # 300 held-out images: as many as the test split
+
+
+def classifier_split() -> tuple[torch.Tensor, torch.Tensor]:
+    """(fit, held_out): indices into digits.load("train"); held_out has HELD_OUT_PER_CLASS of
+    each digit (a permutation seeded with a constant), fit the other 1,197 images."""
+    _, labels = digits.load("train")
+    generator = torch.Generator().manual_seed(1497)
+    held_out = torch.zeros(len(labels), dtype=torch.bool)
+    for k in range(digits.NUM_CLASSES):
+        members = torch.nonzero(labels == k).flatten()
+        order = torch.randperm(len(members), generator=generator)
+        held_out[members[order[:HELD_OUT_PER_CLASS]]] = True
+    return torch.nonzero(~held_out).flatten(), torch.nonzero(held_out).flatten()
+
+
 def train_digits_classifier(model, fast, progress):
-    """Cross-entropy on the digits train split (1,497 images); returns the EMA model."""
+    """Cross-entropy on the train split less its held-out 300 images (classifier_split);
+    returns the EMA model."""
     images, labels = digits.load("train")
+    fit, _ = classifier_split()
     history = train.fit(
         model,
         classifier.cross_entropy,
-        (images, labels),
+        (images[fit], labels[fit]),
         steps=30 if fast else 250,
         batch_size=64,
         lr=2e-3,
