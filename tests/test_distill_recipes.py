@@ -1,5 +1,6 @@
 """recipes.distill (lesson 08): the progressive distillation chain halves the steps and keeps the
-teacher's architecture, the UFOGen runs differ only in the discriminator's initialisation,
+teacher's architecture, each training seed has its own chain from the one teacher, the UFOGen
+runs differ only in the discriminator's initialisation (and their seed),
 Snapshots keep their iteration counts through a checkpoint, and no fingerprint holds a memory
 address."""
 
@@ -13,7 +14,20 @@ def test_the_rounds_halve_the_steps_down_to_one():
     assert list(distill.pd) == list(distill.ROUNDS)
     assert distill.ROUNDS[0] == distill.TEACHER_STEPS // 2 and distill.ROUNDS[-1] == 1
     assert all(a == 2 * b for a, b in zip(distill.ROUNDS, distill.ROUNDS[1:]))
-    assert all(recipe.train.keywords == {"n": n} for n, recipe in distill.pd.items())
+    assert all(recipe.train.keywords == {"n": n, "seed": 0} for n, recipe in distill.pd.items())
+
+
+def test_each_seed_distils_its_own_chain_from_the_same_teacher():
+    assert distill.pd is distill.pd_runs[0] and len(distill.pd_runs) == distill.SEEDS
+    for seed, chain in distill.pd_runs.items():
+        assert all(r.train.keywords == {"n": n, "seed": seed} for n, r in chain.items())
+        assert chain[distill.ROUNDS[0]].needs[0] is latent.latent_t2i  # one teacher for all
+        for big, small in zip(distill.ROUNDS, distill.ROUNDS[1:]):
+            assert chain[small].needs[0] is chain[big]  # the round before, same seed
+    names = [r.name for runs in distill.pd_runs.values() for r in runs.values()]
+    ufogen = (*distill.ufogen_runs.values(), *distill.ufogen_random_d_runs.values())
+    names += [r.name for r in ufogen]
+    assert len(names) == len(set(names)) == distill.SEEDS * (len(distill.ROUNDS) + 2)
 
 
 def test_a_student_has_its_teachers_architecture():
@@ -24,8 +38,12 @@ def test_a_student_has_its_teachers_architecture():
 
 def test_the_ufogen_runs_differ_only_in_the_discriminators_start():
     assert distill.ufogen.build is distill.ufogen_random_d.build
-    assert distill.ufogen_random_d.train.func is distill.ufogen.train
-    assert distill.ufogen_random_d.train.keywords == {"pretrained_d": False}
+    assert distill.ufogen_random_d.train.func is distill.ufogen.train.func
+    assert distill.ufogen_random_d.train.keywords == {"pretrained_d": False, "seed": 0}
+    for seed in range(distill.SEEDS):
+        a, b = distill.ufogen_runs[seed].train, distill.ufogen_random_d_runs[seed].train
+        assert (a.keywords, b.keywords) == ({"pretrained_d": True, "seed": seed},
+                                            {"pretrained_d": False, "seed": seed})
 
 
 def test_snapshots_keep_their_steps_through_a_checkpoint(tmp_path):

@@ -15,6 +15,6 @@ prints the same tables and, last, one JSON line of figures.
 | text_to_image | 05 text to image |
 | mobile_unet | 06 efficient UNet |
 | latent_diffusion | 07 latent diffusion |
-| distillation | 08 few-step distillation |
+| distillation (with distillation_seeds, its seed runs and claims) | 08 few-step distillation |
 | fit_overhead | the training loop's cost (README): fit vs a bare AdamW loop, ops per step |
 """

@@ -184,12 +184,12 @@ LESSON_SECONDS = {
     "00 welcome": 22, "01 forward SDEs": 34, "02 scores and time reversal": 54,
     "03 score matching and likelihood": 56, "04 images": 152, "05 text to image": 120,
     "06 MobileDiffusion I: efficient UNet": 215, "07 MobileDiffusion II: latent diffusion": 17,
-    "08 MobileDiffusion III: 8 steps and 1 step": 98,
+    "08 MobileDiffusion III: 8 steps and 1 step": 105,
 }  # fmt: skip
 
 
 def zoo_loads() -> dict:
-    """{lesson: the zoo recipes it loads} (their needs= come on top); lessons 00-03 load none."""
+    """{lesson: the zoo recipes it loads} (their needs= come on top); lessons 00-02 load none."""
     from minidiff import recipes  # lazy: the zoo's recipes import the image-model code
 
     d = recipes.distill
@@ -201,7 +201,9 @@ def zoo_loads() -> dict:
         "06": [recipes.shapes_classifier, *recipes.ablation.values(), *recipes.long_runs.values()],
         "07": [recipes.shapes_autoencoder, recipes.shapes_light_decoder, recipes.latent_t2i,
                recipes.shapes_classifier],
-        "08": [*d.pd.values(), d.ufogen, d.ufogen_random_d, d.ring_ufogen, recipes.ring_v_teacher,
+        "08": [*(r for runs in d.pd_runs.values() for r in runs.values()),
+               *d.ufogen_runs.values(), *d.ufogen_random_d_runs.values(), d.ring_ufogen,
+               recipes.ring_v_teacher,
                recipes.latent_t2i, recipes.shapes_light_decoder, recipes.shapes_classifier],
     }  # fmt: skip
 

@@ -31,9 +31,9 @@ ALL = [
     latent_t2i,
     ring_v_teacher,
     distill.ring_ufogen,
-    *distill.pd.values(),
-    distill.ufogen,
-    distill.ufogen_random_d,
+    *(r for runs in distill.pd_runs.values() for r in runs.values()),
+    *distill.ufogen_runs.values(),
+    *distill.ufogen_random_d_runs.values(),
 ]
 __all__ = [
     "ALL", "ClassConditional", "ablation", "digits_classifier", "digits_unet", "distill",

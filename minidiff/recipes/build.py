@@ -27,6 +27,12 @@ RECORDED = {
         "shapes_autoencoder": 695, "shapes_light_decoder": 1331, "latent_t2i": 1167,
         "ring_v_teacher": 20, "ring_ufogen": 36, "pd_32": 188, "pd_16": 191, "pd_8": 151,
         "pd_4": 155, "pd_2": 179, "pd_1": 130, "ufogen": 680, "ufogen_random_d": 685,
+        # lesson 08's seeds 1 and 2 (two trainings sharing an otherwise quiet machine)
+        "pd_32_seed1": 124, "pd_16_seed1": 106, "pd_8_seed1": 128, "pd_4_seed1": 124,
+        "pd_2_seed1": 121, "pd_1_seed1": 131, "pd_32_seed2": 154, "pd_16_seed2": 113,
+        "pd_8_seed2": 118, "pd_4_seed2": 138, "pd_2_seed2": 115, "pd_1_seed2": 125,
+        "ufogen_seed1": 685, "ufogen_seed2": 750,
+        "ufogen_random_d_seed1": 736, "ufogen_random_d_seed2": 724,
     },
     # an H200 (issue 11's measurement, before fit lost its per-step host overhead)
     "cuda": {"ring_teacher": 24.5, "digits_unet": 37.6},

@@ -10,6 +10,10 @@
   same pre-trained one), R1 penalty 10; the model is the EMA generator at SNAPSHOTS iterations
   (Snapshots).
 * ring_ufogen: UFOGen on lesson 03's 2-D ring teacher, the toy view (Snapshots too).
+
+Each latent recipe exists for SEEDS training seeds (pd_runs[seed], ufogen_runs[seed],
+ufogen_random_d_runs[seed]; seed 0 is pd, ufogen and ufogen_random_d): the seed draws the
+minibatches and noise (and UFOGen's new discriminator layer); the teacher is the same.
 """
 
 import functools
@@ -30,6 +34,7 @@ SCALE, TEACHER_STEPS, ROUNDS = 3.0, 64, (32, 16, 8, 4, 2, 1)
 # first run drifted from 3.3 (250 iterations) back to 5.9 (1,500).
 ROUND_STEPS, JUMP, R1 = 400, 0.5, 10.0
 SNAPSHOTS = {False: (100, 250, 500, 1000, 1500), True: (1, 2, 3, 4, 6)}  # by fast
+SEEDS = 3
 RING_SNAPSHOTS = {False: (250, 500, 1000, 2000, 3000), True: (1, 2, 3, 4, 6)}
 
 
@@ -52,15 +57,17 @@ def training_set(fast: bool) -> tuple:
     return (latents, *encode(data.captions))
 
 
-def train_round(model, fast, progress, n):
-    """One round: the student (n steps) starts from its teacher (2n steps) and learns its steps."""
+def train_round(model, fast, progress, n, seed=0):
+    """One round: the student (n steps) starts from its teacher (2n steps, the same seed's
+    chain) and learns its steps."""
     device = train.device_of(model)  # the zoo loads on the CPU; the student may train elsewhere
     if n == ROUNDS[0]:
         start = zoo.load(latent.latent_t2i, fast=fast, progress=progress).to(device)
         null = tuple(c.to(device) for c in null_condition())
         teacher = samplers.cfg_denoiser(start, SCALE, null)
     else:
-        start = teacher = zoo.load(pd[2 * n], fast=fast, progress=progress).to(device)
+        start = teacher = zoo.load(pd_runs[seed][2 * n], fast=fast, progress=progress)
+        start = teacher = teacher.to(device)
     model.load_state_dict(start.state_dict())
     history = train.fit(
         model,
@@ -70,13 +77,13 @@ def train_round(model, fast, progress, n):
         batch_size=16 if fast else 64,
         lr=1e-4,
         ema_decay=0.9 if fast else 0.99,
-        generator=torch.Generator().manual_seed(10 + n),
+        generator=torch.Generator().manual_seed(10 + n + 1000 * seed),
         progress=progress,
     )
     return history.ema.model
 
 
-def train_ufogen(model, fast, progress, pretrained_d=True):
+def train_ufogen(model, fast, progress, pretrained_d=True, seed=0):
     """G = latent_t2i, D from latent_t2i (or freshly built); UFOGen on its training set."""
     teacher = zoo.load(latent.latent_t2i, fast=fast, progress=progress)
     generator = latent.build_latent_t2i()
@@ -85,14 +92,14 @@ def train_ufogen(model, fast, progress, pretrained_d=True):
     d_net.encoder.load_state_dict(teacher.net.encoder.state_dict())
     if pretrained_d:
         d_net.load_state_dict(teacher.net.state_dict())
-    with seeded_init(1):  # the new logit layer
+    with seeded_init(1 + seed):  # the new logit layer
         discriminator = gan.Discriminator(d_net)
     ufogen = diffusion_gan.UFOGen(generator, discriminator, lr=1e-4, lr_d=1e-4, jump=JUMP, r1=R1)
     data, batch = training_set(fast), 4 if fast else 32
-    return _fit_snapshots(model, ufogen, data, SNAPSHOTS[fast], batch, progress)
+    return _fit_snapshots(model, ufogen, data, SNAPSHOTS[fast], batch, progress, 20 + seed)
 
 
-def _fit_snapshots(model, ufogen, data, steps, batch_size, progress):
+def _fit_snapshots(model, ufogen, data, steps, batch_size, progress, seed=20):
     """diffusion_gan.fit on model's device, the EMA generator kept at `steps` iterations."""
     for player in (ufogen.G, ufogen.D):
         player.to(train.device_of(model))
@@ -102,7 +109,7 @@ def _fit_snapshots(model, ufogen, data, steps, batch_size, progress):
         steps=steps[-1],
         batch_size=batch_size,
         snapshots=steps,
-        generator=torch.Generator().manual_seed(20),
+        generator=torch.Generator().manual_seed(seed),
         progress=progress,
     )
     for snapshot, step in zip(model.models, steps):
@@ -131,23 +138,35 @@ def build_ring_ufogen():
     return Snapshots(functools.partial(toy.build_ring_teacher, "v"))
 
 
-pd = {}  # n -> the round whose student takes n steps; its teacher is the round before
-for n in ROUNDS:
-    teacher = latent.latent_t2i if n == ROUNDS[0] else pd[2 * n]
-    pd[n] = zoo.Recipe(
-        f"pd_{n}",
-        latent.build_latent_t2i,
-        functools.partial(train_round, n=n),
-        needs=(teacher, latent.shapes_autoencoder),
-    )
+def _named(name: str, seed: int) -> str:
+    return name if seed == 0 else f"{name}_seed{seed}"
+
+
+pd_runs = {}  # seed -> {n: the round whose student takes n steps; its teacher: the round before}
+for seed in range(SEEDS):
+    pd_runs[seed] = {}
+    for n in ROUNDS:
+        teacher = latent.latent_t2i if n == ROUNDS[0] else pd_runs[seed][2 * n]
+        pd_runs[seed][n] = zoo.Recipe(
+            _named(f"pd_{n}", seed),
+            latent.build_latent_t2i,
+            functools.partial(train_round, n=n, seed=seed),
+            needs=(teacher, latent.shapes_autoencoder),
+        )
 UFOGEN_NEEDS = (latent.latent_t2i, latent.shapes_autoencoder)
-ufogen = zoo.Recipe("ufogen", build_ufogen, train_ufogen, needs=UFOGEN_NEEDS)
-ufogen_random_d = zoo.Recipe(
-    "ufogen_random_d",
-    build_ufogen,
-    functools.partial(train_ufogen, pretrained_d=False),
-    needs=UFOGEN_NEEDS,
+ufogen_runs, ufogen_random_d_runs = (
+    {
+        seed: zoo.Recipe(
+            _named(name, seed),
+            build_ufogen,
+            functools.partial(train_ufogen, pretrained_d=pretrained_d, seed=seed),
+            needs=UFOGEN_NEEDS,
+        )
+        for seed in range(SEEDS)
+    }
+    for name, pretrained_d in (("ufogen", True), ("ufogen_random_d", False))
 )
+pd, ufogen, ufogen_random_d = pd_runs[0], ufogen_runs[0], ufogen_random_d_runs[0]
 ring_ufogen = zoo.Recipe(
     "ring_ufogen", build_ring_ufogen, train_ring_ufogen, needs=(toy.ring_v_teacher,)
 )
