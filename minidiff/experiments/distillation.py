@@ -1,7 +1,8 @@
-"""Lesson 08's measured claims (MobileDiffusion, Zhao et al. 2023, Sec. 4): progressive
+"""Lesson 08's tests of MobileDiffusion's claims (Zhao et al. 2023, Sec. 4): that progressive
 distillation (Salimans & Ho 2022, CFG-aware as SnapFusion) keeps quality down to about 8 steps
-and degrades below; UFOGen fine-tuning (Xu et al. 2023) gives a one-step model better than
-PD's one-step model, at >= 30x lower latency per image than the 50-step baseline pipeline.
+and degrades below, and that UFOGen fine-tuning (Xu et al. 2023) gives a one-step model better
+than PD's one-step model, at >= 30x lower latency per image than the 50-step baseline pipeline.
+Whether each holds here is a claim line (claims()); the lesson reads them.
 
 Models: lesson 07's latent_t2i (the teacher: DDIM with CFG at distill.SCALE) and the zoo's
 recipes.distill (pd_runs[seed][n] for n = 32 ... 1; ufogen_runs and ufogen_random_d_runs: EMA
