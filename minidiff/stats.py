@@ -44,6 +44,13 @@ def spread(values, name: str = "values") -> Spread:
     return Spread(mean, sd, len(xs))
 
 
+def cell(values, digits: int = 3) -> str:
+    """mean ± sd over seeds for a table cell: the mean to `digits` significant digits, the sd
+    to 2."""
+    s = spread(values)
+    return f"{s.mean:.{digits}g} ± {s.sd:.2g}"
+
+
 @dataclass(frozen=True)
 class Difference:
     """b - a, its standard error and the verdict ("distinguishable" or "not distinguishable")."""

@@ -18,6 +18,11 @@ def test_spread_is_mean_and_sample_sd():
     assert str(s) == "3 ± 2.2 (n=4)"
 
 
+def test_cell_is_mean_and_sample_sd_rounded():
+    assert stats.cell([1.0, 2.0, 3.0]) == "2 ± 1"
+    assert stats.cell([0.12345, 0.12355], digits=4) == "0.1235 ± 7.1e-05"
+
+
 def test_t_quantiles_match_known_values():
     assert stats.t975(2) == 4.303 and stats.t975(4.7) == 2.776 and stats.t975(1000) == 1.96
 

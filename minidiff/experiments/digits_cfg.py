@@ -18,7 +18,6 @@ from minidiff import fd, recipes, report, stats, zoo
 from minidiff.data import digits
 from minidiff.experiments.digits_samplers import (
     accuracy_pct,
-    cell,
     sample,
     solver_claims,
     solver_table,
@@ -88,7 +87,7 @@ def judged(judge_net, images, labels, test_features) -> dict:
 
 def summary(name: str, per_seed: list[dict], **extra) -> dict:
     """A table row: mean ± sd over seeds of every score."""
-    return dict(samples=name, **extra, **{k: cell(values(per_seed, k)) for k in per_seed[0]})
+    return dict(samples=name, **extra, **{k: stats.cell(values(per_seed, k)) for k in per_seed[0]})
 
 
 def guidance(denoiser, judge_net, cfg, test) -> tuple[dict, dict]:
@@ -187,14 +186,14 @@ def guidance_claims(raw: dict) -> list[dict]:
     return [
         report.claim("Without guidance (w = 0) the requested digit comes out at chance",
                      abs(stats.spread(chance).mean - 10) < 3 * se, f"10 % within 3 SE ({se:.2g} %)",
-                     accuracy_pct=cell(chance)),
+                     accuracy_pct=stats.cell(chance)),
         report.claim("With guidance w >= 2 samples are classified as the requested digit",
                      min(min(values(scales[s], "accuracy_pct")) for s in strong) >= 95,
                      ">= 95 % at every seed and scale w >= 2",
-                     **{f"w{s:g}": cell(values(scales[s], "accuracy_pct")) for s in strong}),
+                     **{f"w{s:g}": stats.cell(values(scales[s], "accuracy_pct")) for s in strong}),
         report.claim(f"FD rises again at strong guidance: w = {top:g} above w = {scale:g}",
                      fd_rises, "distinguishable (Welch 5 %) and higher",
-                     fd=cell(values(scales[scale], "fd")), diff=fd_text),
+                     fd=stats.cell(values(scales[scale], "fd")), diff=fd_text),
         report.claim(f"Diversity falls with guidance: within-class spread and recall, w = {top:g} "
                      "below w = 1", spread_falls and recall_falls, "both distinguishable and lower",
                      spread=spread_text, recall=recall_text),
@@ -216,7 +215,7 @@ def reference_claims(raw: dict) -> list[dict]:
         report.claim("No guidance scale makes samples better than real: no FD below real vs real",
                      not any(b for b, _ in better.values()),
                      "no scale's FD distinguishably below unseen real vs real", lowest=lowest,
-                     fd=cell(values(raw["scales"][lowest], "fd")), fd_real=cell(held),
+                     fd=stats.cell(values(raw["scales"][lowest], "fd")), fd_real=stats.cell(held),
                      diff=better[lowest][1]),
         report.claim("Real images drawn regardless of class inflate real-vs-real FD", unbalanced,
                      "above balanced classes, distinguishable", diff=unbalanced_text),
@@ -224,7 +223,7 @@ def reference_claims(raw: dict) -> list[dict]:
                      "seen not distinguishably above unseen", diff=seen_text),
         report.claim("Samples are not copies: none is nearer the train split than any test image",
                      copies == 0, "0 samples nearer than the nearest test image", copies=copies,
-                     median_samples=cell(medians), median_test=near["test"].median().item()),
+                     median_samples=stats.cell(medians), median_test=near["test"].median().item()),
     ]  # fmt: skip
 
 

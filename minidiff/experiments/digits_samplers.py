@@ -109,14 +109,8 @@ def solver_table(denoiser, judge_net, cfg: dict, scale: float) -> tuple[list, di
                 acc.append(accuracy_pct(judge_net, images, labels))
             runs[solver, grid, nfe] = dict(err=err, accuracy_pct=acc)
             rows.append(dict(solver=solver, grid=grid, nfe=nfe, steps=steps_for(solver, nfe),
-                             err=cell(err), accuracy_pct=cell(acc)))  # fmt: skip
+                             err=stats.cell(err), accuracy_pct=stats.cell(acc)))  # fmt: skip
     return rows, dict(runs=runs, reference_nfe=ref_nfe, reference_check=check)
-
-
-def cell(values) -> str:
-    """mean ± sd over seeds, for a table cell."""
-    s = stats.spread(values)
-    return f"{s.mean:.3g} ± {s.sd:.2g}"
 
 
 @torch.no_grad()
@@ -164,10 +158,12 @@ def solver_claims(raw: dict) -> list[dict]:
                      **{f"{g}@{n}": str(gap(g, n)) for g in GRIDS for n in few}),
         report.claim(f"On the Karras grid Heun's error falls faster than DDIM's ({last})",
                      faster("Karras"), "Heun's error ratio above DDIM's, paired, distinguishable",
-                     heun=cell(ratios("Heun", "Karras")), ddim=cell(ratios("DDIM", "Karras")),
+                     heun=stats.cell(ratios("Heun", "Karras")),
+                     ddim=stats.cell(ratios("DDIM", "Karras")),
                      gap_at_most=str(gap("Karras", nfes[-1]))),
         report.claim(f"On the uniform grid Heun's error falls no faster than DDIM's ({last})",
                      not faster("uniform"), "Heun's error ratio not distinguishably above DDIM's",
-                     heun=cell(ratios("Heun", "uniform")), ddim=cell(ratios("DDIM", "uniform")),
+                     heun=stats.cell(ratios("Heun", "uniform")),
+                     ddim=stats.cell(ratios("DDIM", "uniform")),
                      gap_at_most=str(gap("uniform", nfes[-1]))),
     ]  # fmt: skip

@@ -20,7 +20,7 @@ python -m minidiff.experiments.distillation [--fast]
 import torch
 from tqdm.auto import tqdm
 
-from minidiff import metrics, recipes, report, samplers, schedules, zoo
+from minidiff import metrics, recipes, report, samplers, schedules, stats, zoo
 from minidiff.data import toy2d
 from minidiff.distill import diffusion_gan
 from minidiff.experiments import distillation_seeds as seeds
@@ -65,7 +65,7 @@ def ring_rows(fast: bool, cfg) -> tuple[list[dict], dict]:
             sw = metrics.sliced_wasserstein(y, real, generator=torch.Generator().manual_seed(0))
             for key, v in zip(raw[name], (round(8 * coverage), precision, sw)):
                 raw[name][key].append(v)
-    rows = [dict(sampler=name, **{k: seeds.cell(v) for k, v in m.items()})
+    rows = [dict(sampler=name, **{k: stats.cell(v) for k, v in m.items()})
             for name, m in raw.items()]
     return rows, raw  # fmt: skip
 
@@ -88,7 +88,7 @@ def final_rows(raw: list[dict], teacher, full, light, cfg) -> list[dict]:
     ms, shape, rows = ld_bench.timer(cfg["repeats"]), noise(1).shape[1:], []
     for name, (steps, batch, accuracy, fds) in seeds.verdict_values(raw).items():
         timing = ld_bench.pipeline_row(name, teacher, light, shape, steps, ms, batch=batch)
-        rows.append(dict(model=name, accuracy_pct=seeds.cell(accuracy), fd=seeds.cell(fds),
+        rows.append(dict(model=name, accuracy_pct=stats.cell(accuracy), fd=stats.cell(fds),
                          calls=steps * batch, ms=timing["total_ms"],
                          GFLOPs=timing["GFLOPs"]))  # fmt: skip
     baselines = [

@@ -1,14 +1,13 @@
 """Lesson 08's quality measurements over training seeds, and its claims.
 
 recipes.distill's PD chain (pd_runs[seed]) and the two UFOGen runs, D from the denoiser
-(ufogen_runs[seed]) and D random (ufogen_random_d_runs[seed]), are measured for RUNS training
-seeds each (distill.SEEDS; a variant measured for one seed is shown as one run, and no claim rests
-on it). Seed s's models, and the teacher (latent_t2i, one trained model: DDIM with
-CFG), are all sampled from noise seed s on the same held-out captions, so values at one seed are
-paired. UFOGen's checkpoint (one of its EMA
-snapshots) is chosen per run by FD on a separate validation split of captions, then scored on the
-test captions. Diversity: the judge's feature spread between samples of one caption
-(fd.within_class_spread, the caption as the class), for the one-step models and the teacher.
+(ufogen_runs[seed]) and D random (ufogen_random_d_runs[seed]), are measured for each of its
+distill.SEEDS training seeds. Seed s's models, and the teacher (latent_t2i, one trained model:
+DDIM with CFG), are all sampled from noise seed s on the same held-out captions, so values at one
+seed are paired. UFOGen's checkpoint (one of its EMA snapshots) is chosen per run by FD on a
+separate validation split of captions, then scored on the test captions. Diversity: the judge's
+feature spread between samples of one caption (fd.within_class_spread, the caption as the
+class), for the one-step models and the teacher.
 """
 
 import torch
@@ -24,7 +23,6 @@ from minidiff.recipes import shapes as shape_recipes
 
 TEACHER_AT = (64, 8, 4, 2, 1)  # the teacher's step counts (DDIM with CFG)
 VARIANTS = {"pretrained_d": distill.ufogen_runs, "random_d": distill.ufogen_random_d_runs}
-RUNS = {"pretrained_d": distill.SEEDS, "random_d": distill.SEEDS}  # training seeds per variant
 SPREAD_CAPTIONS, SPREAD_DRAWS = 20, 5  # diversity: draws per caption
 VAL_SEED = 3  # shapes.generate's seed of the validation captions
 
@@ -81,8 +79,6 @@ def seed_scores(seed, models, light, judge_net, data, fast) -> dict:
         out["pd", n] = judge(student_latents(student, test.captions, n, seed))
     models["pd_1"] = zoo.load(distill.pd_runs[seed][1], fast=fast)
     for name, runs in VARIANTS.items():
-        if seed >= RUNS[name]:
-            continue
         snapshots = zoo.load(runs[seed], fast=fast)
         for i, g in enumerate(snapshots.models):
             out[name, i] = judge(ufogen_latents(g, test.captions, seed=seed))
@@ -93,7 +89,7 @@ def seed_scores(seed, models, light, judge_net, data, fast) -> dict:
         teacher_latents(models["teacher"], captions, 8, seed), light, judge_net)
     out["spread", "pd_1"] = spread(student_latents(models["pd_1"], captions, 1, seed), light,
                                    judge_net)  # fmt: skip
-    for name in (n for n in VARIANTS if n in models):
+    for name in VARIANTS:
         z = ufogen_latents(models[name], captions, seed=seed)
         out["spread", name] = spread(z, light, judge_net)
     return out
@@ -112,22 +108,14 @@ def measure(models, light, judge_net, n: int, fast: bool) -> list[dict]:
 
 
 def values(raw: list[dict], key, metric: str = "fd") -> list[float]:
-    """One value per seed that measured it."""
-    return [r[key][metric] if isinstance(r[key], dict) else r[key] for r in raw if key in r]
+    """One value per seed."""
+    return [r[key][metric] if isinstance(r[key], dict) else r[key] for r in raw]
 
 
 def picked(raw: list[dict], name: str, metric: str = "fd") -> list[float]:
     """Per seed: the test score of the UFOGen snapshot chosen on validation captions."""
     count = sum(1 for k in raw[0] if len(k) == 2 and k[0] == name)
-    return [r[name, chosen(r, name, count)][metric] for r in raw if (name, 0) in r]
-
-
-def cell(xs) -> str:
-    """mean ± sd over seeds; a single run's value is marked as such."""
-    if len(xs) == 1:
-        return f"{xs[0]:.3g} (one run)"
-    s = stats.spread(xs)
-    return f"{s.mean:.3g} ± {s.sd:.2g}"
+    return [r[name, chosen(r, name, count)][metric] for r in raw]
 
 
 def pd_table(raw: list[dict]) -> list[dict]:
@@ -138,7 +126,7 @@ def pd_table(raw: list[dict]) -> list[dict]:
         for who in ("teacher", "pd"):
             have = (who, n) in raw[0]
             for m in ("accuracy_pct", "fd"):
-                row[f"{who}_{m}"] = cell(values(raw, (who, n), m)) if have else "-"
+                row[f"{who}_{m}"] = stats.cell(values(raw, (who, n), m)) if have else "-"
         rows.append(row)
     return rows
 
@@ -150,7 +138,7 @@ def ufogen_table(raw: list[dict], steps) -> list[dict]:
         row = dict(iterations=step)
         for name in VARIANTS:
             for m in ("accuracy_pct", "fd"):
-                row[f"{name}_{m}"] = cell(values(raw, (name, i), m))
+                row[f"{name}_{m}"] = stats.cell(values(raw, (name, i), m))
         rows.append(row)
     return rows
 
@@ -175,7 +163,7 @@ def verdict_values(raw: list[dict]) -> dict:
 def spread_table(raw: list[dict]) -> list[dict]:
     names = {"teacher_8": "teacher, 8 steps + CFG", "pd_1": "PD, 1 step",
              "pretrained_d": "UFOGen, 1 step", "random_d": "UFOGen (D random), 1 step"}
-    return [dict(model=label, within_caption_spread=cell(values(raw, ("spread", key))))
+    return [dict(model=label, within_caption_spread=stats.cell(values(raw, ("spread", key))))
             for key, label in names.items()]  # fmt: skip
 
 
@@ -212,7 +200,7 @@ def claims(raw: list[dict]) -> list[dict]:
     return [
         report.claim("PD keeps the 64-step teacher's FD to within 15 % down to 8 steps",
                      all(w < 15 for w in within), "PD-8's FD within 15 % of the teacher's "
-                     "(64 steps + CFG) at every seed", change_pct=cell(within)),
+                     "(64 steps + CFG) at every seed", change_pct=stats.cell(within)),
         report.claim("At 8 steps distillation buys the CFG call, not quality: PD-8 is not better "
                      "than the teacher's own 8 steps + CFG", not lower(at_8),
                      "PD-8's FD not distinguishably below the 8-step teacher's (paired)",
@@ -222,11 +210,11 @@ def claims(raw: list[dict]) -> list[dict]:
                      pd_minus_teacher=str(at_1)),
         *(report.claim(f"UFOGen with {d} (snapshot chosen on validation captions) beats PD at "
                        "one step", lower(versus[name]), "its FD distinguishably below PD-1's "
-                       "(paired)", ufogen=cell(ufo[name]), ufogen_minus_pd=str(versus[name]))
+                       "(paired)", ufogen=stats.cell(ufo[name]), ufogen_minus_pd=str(versus[name]))
           for name, d in (("pretrained_d", "D from the denoiser"), ("random_d", "a random D"))),
         report.claim("UFOGen (D from the denoiser, chosen snapshot) keeps condition accuracy "
                      "within 5 points of the 64-step teacher", all(g > -5 for g in gap),
-                     "accuracy gap above -5 points at every seed", gap_points=cell(gap)),
+                     "accuracy gap above -5 points at every seed", gap_points=stats.cell(gap)),
         report.claim("With D from the denoiser UFOGen drifts: its last snapshot is worse than the "
                      "one the validation captions pick", drift.diff > 0 and not lower(drift)
                      and drift.verdict == "distinguishable",

@@ -113,16 +113,11 @@ def summary(rows: list, floor: list) -> list[dict]:
     """One row per parameterisation: mean ± sd over training seeds."""
     gap, pct, se, sw = (by_model(rows, k) for k in ("gap", "gap_pct", "gap_se", "sw"))
     flat = by_model(rows, "plateaued")
-    table = [{"model": p, "NLL gap (nats)": _pm(gap[p]), "gap (%)": _pm(pct[p], 2),
-              "paired s.e. (nats)": f"{max(se[p]):.2g} (max)", "SW": _pm(sw[p]),
+    table = [{"model": p, "NLL gap (nats)": stats.cell(gap[p]), "gap (%)": stats.cell(pct[p], 2),
+              "paired s.e. (nats)": f"{max(se[p]):.2g} (max)", "SW": stats.cell(sw[p]),
               "curve flat": f"{sum(flat[p])}/{len(flat[p])}"} for p in PREDICTIONS]  # fmt: skip
-    table.append({"model": "true samples (SW floor)", "SW": _pm(floor)})
+    table.append({"model": "true samples (SW floor)", "SW": stats.cell(floor)})
     return table
-
-
-def _pm(values, digits: int = 3) -> str:
-    s = stats.spread(values)
-    return f"{s.mean:.{digits}g} ± {s.sd:.2g}"
 
 
 def gap_differences(rows: list) -> list[dict]:
