@@ -10,11 +10,8 @@ arguments). Notable choices:
   before it changes anything: it loads all of it or raises CheckpointError and loads nothing.
 """
 
-import contextlib
-import contextvars
 import json
 import os
-from pathlib import Path
 
 import safetensors
 import safetensors.torch
@@ -23,7 +20,13 @@ from torch import nn
 
 from .checks import check_generator, check_instance, check_int
 from .ema import EMA
-from .files import atomic_write, file_path
+from .files import (  # noqa: F401 (checkpoint.checkpoints_in, .next_checkpoint, .one_run)
+    atomic_write,
+    checkpoints_in,
+    file_path,
+    next_checkpoint,
+    one_run,
+)
 
 FORMAT = "minidiff-checkpoint-2"
 
@@ -218,27 +221,3 @@ def load_checkpoint(path, model, *, ema=None, optimizer=None, generator=None) ->
     if generator is not None:
         generator.set_state(gen_state)
     return int(meta["step"])
-
-
-_checkpoints = contextvars.ContextVar("train_checkpoints", default=None)
-
-
-@contextlib.contextmanager
-def checkpoints_in(directory):
-    """fit() calls given no checkpoint save to directory/fit-1, fit-2, ... (in call order) and
-    resume from there: the zoo wraps each build in this, so an interrupted build resumes."""
-    token = _checkpoints.set([Path(directory), 0])
-    try:
-        yield
-    finally:
-        _checkpoints.reset(token)
-
-
-def next_checkpoint(suffix: str = ".safetensors") -> Path | None:
-    """Inside checkpoints_in(directory): the path for the next fit; None outside."""
-    scope = _checkpoints.get()
-    if scope is None:
-        return None
-    scope[1] += 1
-    scope[0].mkdir(parents=True, exist_ok=True)
-    return scope[0] / f"fit-{scope[1]}{suffix}"

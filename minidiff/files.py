@@ -4,10 +4,16 @@ atomic_write writes to a temp file beside the target, fsyncs it and os.replace's
 target, so readers (and a restarted program) see the old file or the whole new one. A process
 killed mid-write leaves its temp file (`<target>.<pid>.tmp`); the next write to that target
 removes the temp files of processes that are gone (on POSIX, where that can be asked safely).
+checkpoints_in, next_checkpoint and one_run say where a build's checkpoints go (re-exported by
+checkpoint, whose fit callers use them).
 """
 
+import contextlib
+import contextvars
 import hashlib
 import os
+import tempfile
+from pathlib import Path
 
 from .checks import describe
 
@@ -76,3 +82,41 @@ def file_path(name: str, path) -> str:
         raise ValueError(f"{name}: expected a file path like 'run.safetensors', got the folder "
                          f"{path}")  # fmt: skip
     return os.fspath(path)
+
+
+_checkpoints = contextvars.ContextVar("train_checkpoints", default=None)
+
+
+@contextlib.contextmanager
+def checkpoints_in(directory):
+    """fit() calls given no checkpoint save to directory/fit-1, fit-2, ... (in call order) and
+    resume from there: the zoo wraps each build in this, so an interrupted build resumes."""
+    token = _checkpoints.set([Path(directory), 0])
+    try:
+        yield
+    finally:
+        _checkpoints.reset(token)
+
+
+def next_checkpoint(suffix: str = ".safetensors") -> Path | None:
+    """Inside checkpoints_in(directory): the path for the next fit; None outside."""
+    scope = _checkpoints.get()
+    if scope is None:
+        return None
+    scope[1] += 1
+    scope[0].mkdir(parents=True, exist_ok=True)
+    return scope[0] / f"fit-{scope[1]}{suffix}"
+
+
+@contextlib.contextmanager
+def one_run(suffix: str = ".safetensors"):
+    """A checkpoint path for fit() calls that continue one run: fit(steps=500, checkpoint=p), then
+    fit(steps=1000, checkpoint=p) goes on from step 500 (weights, EMA, optimizer, generator), so a
+    run can pause to be measured. Inside checkpoints_in it is the build's next checkpoint (kept: an
+    interrupted build resumes); outside, a temporary file, removed afterwards."""
+    path = next_checkpoint(suffix)
+    if path is not None:
+        yield path
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        yield Path(directory) / f"run{suffix}"

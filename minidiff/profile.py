@@ -5,6 +5,9 @@ plus the attention of scaled_dot_product_attention's CPU kernel, which that coun
 (4 B H L S D: Q K^T and the weighted sum of V). Latency is the median wall time of `repeats`
 forward passes after `warmup` untimed ones, under inference mode at a fixed torch thread count
 (restored afterwards): one number that two models measured the same way can be compared by.
+interleaved_ms times several models in turn, round by round, so that a slow spell of the
+machine (another process, a frequency change) lands on all of them alike: compare models by the
+ratio within each round and report its median and spread.
 Peak memory is the bytes of parameters and buffers plus the most bytes that the forward's tensors
 held at once, counted by a dispatch mode on every device (storage shared by views counted once;
 scratch space inside a kernel, and the inputs, are not counted).
@@ -109,6 +112,32 @@ def latency_ms(model, *inputs, threads: int = 1, warmup: int = 3, repeats: int =
     finally:
         torch.set_num_threads(before)
     return statistics.median(times)
+
+
+def interleaved_ms(models: dict, *inputs, threads: int = 1, warmup: int = 3, rounds: int = 10):
+    """{name: [ms of each round]}: every round calls each model of `models` ({name: module})
+    once on `inputs`, in turn (the order reversed every other round, so that no model always
+    runs first), after `warmup` untimed rounds, under inference mode at `threads`."""
+    if not isinstance(models, dict) or not models:
+        raise ValueError(f"models: expected a non-empty dict {{name: module}}, got "
+                         f"{describe(models)}")  # fmt: skip
+    for name, model in models.items():
+        check_callable(f"models[{name!r}]", model, MODEL)
+    threads, warmup = check_int("threads", threads, 1), check_int("warmup", warmup, 0)
+    rounds = check_int("rounds", rounds, 1)
+    times, before = {name: [] for name in models}, torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.inference_mode():
+            for i in range(warmup + rounds):
+                for name, model in list(models.items())[:: 1 if i % 2 == 0 else -1]:
+                    start = time.perf_counter()
+                    model(*inputs)
+                    if i >= warmup:
+                        times[name].append(1000 * (time.perf_counter() - start))
+    finally:
+        torch.set_num_threads(before)
+    return times
 
 
 def profile_row(name: str, model, *inputs, threads: int = 1, repeats: int = 10) -> dict:

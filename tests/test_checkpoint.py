@@ -122,6 +122,25 @@ def test_resuming_with_more_steps_and_other_logging_continues(tmp_path):
     assert more.steps == list(range(7, 13)) and more.loss == straight.loss[6:]
 
 
+def test_one_run_pauses_a_run_without_changing_it(tmp_path):
+    kwargs = dict(batch_size=16, lr=1e-2, ema_decay=0.8)
+    reference = small_mlp()
+    straight = train.fit(reference, x0_mse, gaussian_data(), steps=12, generator=gen(), **kwargs)
+    model, generator = small_mlp(), gen()  # legs share them, as a recipe's legs do
+    with checkpoint.one_run() as path:  # outside a build: a temporary file
+        for steps in (4, 8, 12):
+            legs = train.fit(model, x0_mse, gaussian_data(), steps=steps, generator=generator,
+                             checkpoint=path, **kwargs)  # fmt: skip
+        assert path.exists()
+    assert not path.exists()
+    assert_same(params(model), params(reference))
+    assert_same(params(legs.ema.model), params(straight.ema.model))
+    with checkpoint.checkpoints_in(tmp_path), checkpoint.one_run() as path:
+        assert path == tmp_path / "fit-1.safetensors"  # inside a build: its next checkpoint
+        train.fit(small_mlp(), x0_mse, gaussian_data(), steps=2, generator=gen(), checkpoint=path)
+    assert path.exists()  # kept, for an interrupted build to resume
+
+
 def test_a_builds_own_checkpoint_with_other_arguments_starts_afresh(tmp_path):
     kwargs = dict(steps=6, batch_size=16, ema_decay=0.8, generator=None)
     with checkpoint.checkpoints_in(tmp_path):

@@ -42,8 +42,10 @@ def test_the_ufogen_runs_differ_only_in_the_discriminators_start():
     assert distill.ufogen_random_d.train.keywords == {"pretrained_d": False, "seed": 0}
     for seed in range(distill.SEEDS):
         a, b = distill.ufogen_runs[seed].train, distill.ufogen_random_d_runs[seed].train
-        assert (a.keywords, b.keywords) == ({"pretrained_d": True, "seed": seed},
-                                            {"pretrained_d": False, "seed": seed})
+        assert (a.keywords, b.keywords) == (
+            {"pretrained_d": True, "seed": seed},
+            {"pretrained_d": False, "seed": seed},
+        )
 
 
 def test_snapshots_keep_their_steps_through_a_checkpoint(tmp_path):

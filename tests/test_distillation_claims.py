@@ -68,4 +68,3 @@ def test_claims_fail_on_scores_built_to_break_them():
 def test_pd_8_better_than_the_8_step_teacher_breaks_the_cfg_claim():
     raw = [seed_raw(s, teacher_8=3.2) for s in range(3)]
     assert verdicts(raw)[1] is False
-

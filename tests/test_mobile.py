@@ -1,13 +1,17 @@
 """recipes.mobile (lesson 06's ablation): each chain row is the row above plus exactly its change,
 the contrasts differ from their chain row only where they say, the architectures are what the
 paper's changes describe, ReLU fine-tuning can load the softmax weights, the efficient UNet is
-the cheaper one, and fingerprints do not depend on memory addresses."""
+the cheaper one, fingerprints do not depend on memory addresses; a run paused for its learning
+curve is the run it would have been, and a resumed build keeps the curve it had measured; the
+benchmark's deltas, speed-ups and claims on made-up results."""
+
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from minidiff import profile, zoo
-from minidiff.experiments import mobile_unet
+from minidiff.experiments import mobile_quality, mobile_unet
 from minidiff.recipes import mobile
 
 
@@ -42,10 +46,7 @@ def test_stages_follow_the_options():
 
 
 def test_relu_finetune_loads_the_softmax_weights_and_changes_the_output():
-    softmax, relu = (
-        mobile.ablation["one_resblock"].build(),
-        mobile.ablation["relu_finetune"].build(),
-    )
+    softmax, relu = mobile.build("one_resblock"), mobile.build("relu_finetune")
     with torch.no_grad():
         for p in softmax.parameters():
             p.add_(0.1 * torch.randn_like(p))
@@ -57,7 +58,7 @@ def test_relu_finetune_loads_the_softmax_weights_and_changes_the_output():
 
 
 def test_the_efficient_unet_halves_the_flops_of_the_baseline():
-    unets = {n: mobile.ablation[n].build().net.unet for n in ("sd_like", "relu_finetune")}
+    unets = {n: mobile.build(n).net.unet for n in ("sd_like", "relu_finetune")}
     x, t, context = torch.randn(1, 3, 16, 16), torch.full((1,), 0.5), torch.randn(1, 12, 32)
     mask = torch.ones(1, 12, dtype=torch.bool)
     counts = {n: profile.flops(u, x, t, context, mask) for n, u in unets.items()}
@@ -65,14 +66,74 @@ def test_the_efficient_unet_halves_the_flops_of_the_baseline():
 
 
 def test_fingerprints_hold_no_memory_addresses():
-    for recipe in [*mobile.ablation.values(), *mobile.long_runs.values()]:
+    for recipe in [r for seeds in mobile.runs.values() for r in seeds]:
         source = zoo._source(recipe.train) + zoo._source(recipe.build)
         assert " at 0x" not in source, recipe.name
 
 
-def test_with_deltas_is_relative_for_costs_and_absolute_for_quality():
-    reference = dict(params_k=100.0, MFLOPs=10.0, ms=4.0, fd=2.0, accuracy_pct=90.0)
-    row = dict(params_k=50.0, MFLOPs=2.5, ms=5.0, fd=2.5, accuracy_pct=87.0)
-    out = mobile_unet.with_deltas(row, reference)
+def test_with_deltas_is_relative():
+    reference = dict(params_k=100.0, MFLOPs=10.0, ms=4.0)
+    out = mobile_unet.with_deltas(dict(params_k=50.0, MFLOPs=2.5, ms=5.0), reference)
     assert (out["Δparams %"], out["ΔMFLOPs %"], out["Δms %"]) == (-50.0, -75.0, 25.0)
-    assert (out["ΔFD"], out["Δaccuracy (points)"]) == (0.5, -3.0)
+
+
+def test_speedup_is_taken_within_each_round():
+    times = dict(slow=[10.0, 40.0, 20.0, 30.0, 50.0], fast=[5.0, 20.0, 10.0, 10.0, 25.0])
+    assert mobile_unet.speedup(times, "slow", "fast") == (2.0, 2.0, 2.0)  # 3 only once
+    assert mobile_unet.quartiles([1.0, 2.0, 3.0, 4.0, 5.0]) == (2.0, 3.0, 4.0)
+
+
+def test_curve_steps_have_as_many_points_fast_as_full():
+    for name in mobile.QUALITY:
+        full, fast = mobile.curve_steps(name, False), mobile.curve_steps(name, True)
+        assert len(full) == len(fast) == len(mobile.build_run(name, 0).steps)
+    assert mobile.curve_steps("sd_like", False)[-1] == mobile.STEPS
+    assert mobile.curve_steps("relu_finetune", False) == [0, 250, 500, 750, 1000]
+
+
+def test_a_resumed_build_keeps_its_measured_curve_and_finishes_the_run(tmp_path, monkeypatch):
+    run = mobile.Run("one_resblock", 0, 4)
+    path = tmp_path / "fit-1.safetensors"
+    (tmp_path / "fit-1.curve.json").write_text('{"10": 1.0, "20": 2.0}')  # measured before a kill
+    fitted, measured = [], []
+
+    def fit(model, steps, checkpoint):
+        fitted.append(steps)
+        return SimpleNamespace(ema=SimpleNamespace(model=model))
+
+    monkeypatch.setattr(mobile, "curve_accuracy", lambda m, j, f: measured.append(1) or 5.0)
+    mobile._legs(run, fit, [10, 20, 30, 40], path, None, True)
+    assert fitted == [30, 40] and len(measured) == 2
+    assert run.accuracy.tolist() == [1.0, 2.0, 5.0, 5.0] and run.steps.tolist() == [10, 20, 30, 40]
+
+
+def made_up(shift: dict) -> dict:
+    """Results of 3 seeds per model: accuracy 80 + shift ± 1, FD 10 - shift / 10 ± 0.1."""
+
+    def seed(name, e):
+        s = shift.get(name, 0)
+        return dict(accuracy_pct=80 + s + e, fd=10 - s / 10 + e / 10, steps=list(range(8)),
+                    curve=[70 + e] * 8)  # fmt: skip
+
+    return {name: [seed(name, e) for e in (-1.0, 0.0, 1.0)] for name in mobile.QUALITY}
+
+
+def test_quality_claims_follow_the_seeds():
+    verdicts = lambda raw: [c["holds"] for c in mobile_quality.claims(raw)]  # noqa: E731
+    # no transformer at 16x16 far worse; ReLU from scratch far worse: those claims hold
+    assert verdicts(made_up(dict(no_attention_high=-20, relu_scratch=-20))) == [True] * 6
+    # all alike: the two "worse" claims fail, the rest hold
+    assert verdicts(made_up({})) == [True, True, False, True, False, True]
+    # the efficient UNet 20 points below the baseline and its FD 20 % higher: both fail
+    assert verdicts(made_up(dict(relu_finetune=-20)))[:2] == [False, False]
+    flat = made_up({})
+    flat["sd_like"][0]["curve"] = [10, 20, 30, 40, 50, 60, 70, 80]
+    assert not mobile_quality.claims(flat)[-1]["holds"]
+
+
+def test_recovery_is_the_first_fine_tune_step_near_the_softmax_end():
+    raw = made_up({})  # every curve flat at 70 + e: the fine-tune is there from its first point
+    assert mobile_quality.recovery(raw) == "0/0/0"
+    raw["relu_finetune"][1]["curve"] = [10, 40, 64, 80, 90, 90, 90, 90]  # seed 1's end: 70
+    raw["relu_finetune"][2]["curve"] = [10] * 8
+    assert mobile_quality.recovery(raw) == "0/3/-"  # within 5 points of 70 at step 3; never

@@ -1,5 +1,6 @@
 """profile: parameter and FLOP counts against hand counts (linear, conv, attention, a UNet's
-attention layer), latency is a positive median that leaves the thread count as it was; peak
+attention layer), latency is a positive median that leaves the thread count as it was,
+interleaved timing calls the models in turn; peak
 memory against the bytes a layer chain must hold at once."""
 
 import pytest
@@ -58,6 +59,25 @@ def test_latency_is_a_median_and_restores_threads():
     assert (
         set(row) == {"model", "params_M", "GFLOPs", "ms", "peak_MB"} and row["params_M"] == 72 / 1e6
     )
+
+
+def test_interleaved_timing_calls_the_models_in_turn_every_round_alternating_the_order():
+    calls = []
+
+    def model(name):
+        return lambda x: calls.append(name)
+
+    before = torch.get_num_threads()
+    times = profile.interleaved_ms(dict(a=model("a"), b=model("b")), 0, warmup=1, rounds=3)
+    assert calls == ["a", "b", "b", "a"] * 2  # one untimed round, then three timed ones
+    assert {k: len(v) for k, v in times.items()} == dict(
+        a=3, b=3
+    ) and torch.get_num_threads() == before
+    assert all(t >= 0 for v in times.values() for t in v)
+    with pytest.raises(ValueError, match="models: expected a non-empty dict"):
+        profile.interleaved_ms({}, 0)
+    with pytest.raises(ValueError, match="rounds: expected an int >= 1"):
+        profile.interleaved_ms(dict(a=model("a")), 0, rounds=0)
 
 
 def test_peak_memory_is_weights_plus_the_most_tensors_alive_at_once():

@@ -55,18 +55,25 @@ def ring_rows(fast: bool, cfg) -> tuple[list[dict], dict]:
     for seed in range(cfg["ring_seeds"]):
         x = torch.randn(n, 2, generator=torch.Generator().manual_seed(1 + 10 * seed))
         real = ring.sample(n, generator=torch.Generator().manual_seed(2 + 10 * seed))
-        samples = dict(zip(RING, (
-            samplers.ddim(teacher, teacher.sde, x, schedules.uniform(1)),
-            samplers.ddim(teacher, teacher.sde, x, schedules.uniform(50)),
-            diffusion_gan.sample(ufogen, x, schedules.uniform(1)),
-            ring.sample(n, generator=torch.Generator().manual_seed(3 + 10 * seed)))))
+        samples = dict(
+            zip(
+                RING,
+                (
+                    samplers.ddim(teacher, teacher.sde, x, schedules.uniform(1)),
+                    samplers.ddim(teacher, teacher.sde, x, schedules.uniform(50)),
+                    diffusion_gan.sample(ufogen, x, schedules.uniform(1)),
+                    ring.sample(n, generator=torch.Generator().manual_seed(3 + 10 * seed)),
+                ),
+            )
+        )
         for name, y in samples.items():
             coverage, precision = metrics.mode_coverage(y, ring.means, 0.1)
             sw = metrics.sliced_wasserstein(y, real, generator=torch.Generator().manual_seed(0))
             for key, v in zip(raw[name], (round(8 * coverage), precision, sw)):
                 raw[name][key].append(v)
-    rows = [dict(sampler=name, **{k: stats.cell(v) for k, v in m.items()})
-            for name, m in raw.items()]
+    rows = [
+        dict(sampler=name, **{k: stats.cell(v) for k, v in m.items()}) for name, m in raw.items()
+    ]
     return rows, raw  # fmt: skip
 
 
@@ -167,7 +174,10 @@ def claims(out: dict) -> list[dict]:
 def main(argv: list[str] | None = None) -> dict:
     """The command line: [--fast]; prints the tables, the claims, then one JSON line."""
     return report.benchmark_main(
-        NAME, run, tables=("ring", "cost", "pd", "ufogen", "spread", "final"), argv=argv,
+        NAME,
+        run,
+        tables=("ring", "cost", "pd", "ufogen", "spread", "final"),
+        argv=argv,
         claims=claims,
     )
 

@@ -86,7 +86,8 @@ def seed_scores(seed, models, light, judge_net, data, fast) -> dict:
         models[name] = snapshots.models[chosen(out, name, len(snapshots.models))]
     captions = [c for c in test.captions[:SPREAD_CAPTIONS] for _ in range(SPREAD_DRAWS)]
     out["spread", "teacher_8"] = spread(
-        teacher_latents(models["teacher"], captions, 8, seed), light, judge_net)
+        teacher_latents(models["teacher"], captions, 8, seed), light, judge_net
+    )
     out["spread", "pd_1"] = spread(student_latents(models["pd_1"], captions, 1, seed), light,
                                    judge_net)  # fmt: skip
     for name in VARIANTS:
@@ -149,20 +150,34 @@ def verdict_values(raw: list[dict]) -> dict:
     for n in (64, 8, 1):
         k = ("teacher", n)
         out[f"teacher, {n} step{'s' if n > 1 else ''} + CFG"] = (
-            n, 2, values(raw, k, "accuracy_pct"), values(raw, k))
+            n,
+            2,
+            values(raw, k, "accuracy_pct"),
+            values(raw, k),
+        )
     for n in (8, 1):
         k = ("pd", n)
         out[f"PD, {n} step{'s' if n > 1 else ''}"] = (
-            n, 1, values(raw, k, "accuracy_pct"), values(raw, k))
-    for name, label in (("pretrained_d", "UFOGen, 1 step"),
-                        ("random_d", "UFOGen (D random), 1 step")):
+            n,
+            1,
+            values(raw, k, "accuracy_pct"),
+            values(raw, k),
+        )
+    for name, label in (
+        ("pretrained_d", "UFOGen, 1 step"),
+        ("random_d", "UFOGen (D random), 1 step"),
+    ):
         out[label] = (1, 1, picked(raw, name, "accuracy_pct"), picked(raw, name))
     return out  # fmt: skip
 
 
 def spread_table(raw: list[dict]) -> list[dict]:
-    names = {"teacher_8": "teacher, 8 steps + CFG", "pd_1": "PD, 1 step",
-             "pretrained_d": "UFOGen, 1 step", "random_d": "UFOGen (D random), 1 step"}
+    names = {
+        "teacher_8": "teacher, 8 steps + CFG",
+        "pd_1": "PD, 1 step",
+        "pretrained_d": "UFOGen, 1 step",
+        "random_d": "UFOGen (D random), 1 step",
+    }
     return [dict(model=label, within_caption_spread=stats.cell(values(raw, ("spread", key))))
             for key, label in names.items()]  # fmt: skip
 

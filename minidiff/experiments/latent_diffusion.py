@@ -20,10 +20,9 @@ from tqdm.auto import tqdm
 
 from minidiff import fd, profile, recipes, report, zoo
 from minidiff.data import shapes
-from minidiff.experiments import mobile_unet
 from minidiff.experiments import text_to_image as t2i_bench
 from minidiff.nets import autoencoder, classifier
-from minidiff.recipes import latent
+from minidiff.recipes import latent, mobile
 from minidiff.recipes import shapes as shape_recipes
 
 NAME = "latent_diffusion"
@@ -72,7 +71,7 @@ def judge_latents(z, decoder, judge_net, data: shapes.Shapes) -> dict:
     """Condition accuracy (shape, colour, size, position) and FD of latents z for data's captions,
     decoded and pooled from 32x32 to the judge's 16x16."""
     images = F.avg_pool2d(decoder.decode(z).clamp(-1, 1), 2)
-    right = t2i_bench.all_right(judge_net, images, data, 1, mobile_unet.ATTRIBUTES)
+    right = t2i_bench.all_right(judge_net, images, data, 1, mobile.ATTRIBUTES)
     real = classifier.features(judge_net, data.images)
     feats = classifier.features(judge_net, images)
     return dict(accuracy_pct=100 * right.double().mean().item(), fd=fd.fd(feats, real))
@@ -117,7 +116,7 @@ def pipeline_rows(efficient, full, light, cfg) -> list[dict]:
     that two pipelines share is timed once, so they share its number too."""
     side, steps = latent.SIZE // 4, cfg["nfe"]
     pixel, latent_shape = (3, latent.SIZE, latent.SIZE), (latent.Z_CHANNELS, side, side)
-    sd_pixel = mobile_unet.mobile.ablation["sd_like"].build().eval()  # 3 channels in and out
+    sd_pixel = mobile.build("sd_like").eval()  # 3 channels in and out
     sd_latent = latent.build_latent_t2i("sd_like").eval()
     ms = timer(cfg["repeats"])
     pipelines = [

@@ -8,10 +8,9 @@ mobile.py: lesson 06's UNet ablation; latent.py: lesson 07's autoencoders and la
 distill.py: lesson 08's progressive distillation rounds and UFOGen runs.
 """
 
-from . import distill
+from . import distill, mobile
 from .digits import ClassConditional, digits_classifier, digits_unet
 from .latent import latent_t2i, shapes_autoencoder, shapes_light_decoder
-from .mobile import ablation, long_runs
 from .shapes import shapes_classifier, shapes_t2i, t2i, text_encoders
 from .toy import ring_seeds, ring_teacher, ring_v_teacher
 
@@ -24,8 +23,7 @@ ALL = [
     *text_encoders.values(),
     *t2i.values(),
     shapes_t2i,
-    *ablation.values(),
-    *long_runs.values(),
+    *(r for seeds in mobile.runs.values() for r in seeds),
     shapes_autoencoder,
     shapes_light_decoder,
     latent_t2i,
@@ -36,7 +34,7 @@ ALL = [
     *distill.ufogen_random_d_runs.values(),
 ]
 __all__ = [
-    "ALL", "ClassConditional", "ablation", "digits_classifier", "digits_unet", "distill",
-    "latent_t2i", "long_runs", "ring_seeds", "ring_teacher", "ring_v_teacher", "shapes_autoencoder",
+    "ALL", "ClassConditional", "digits_classifier", "digits_unet", "distill", "mobile",
+    "latent_t2i", "ring_seeds", "ring_teacher", "ring_v_teacher", "shapes_autoencoder",
     "shapes_classifier", "shapes_light_decoder", "shapes_t2i", "t2i", "text_encoders",
 ]  # fmt: skip

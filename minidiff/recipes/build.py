@@ -10,7 +10,6 @@ from tqdm.auto import tqdm
 
 from .. import runtime, zoo
 
-_MOBILE = 10_883 / 11  # lesson 06's eleven ablation models were recorded only as a total
 RECORDED = {
     # a 2-core CPU, 1 torch thread per training, two to six trainings sharing the cores
     "cpu": {
@@ -20,10 +19,12 @@ RECORDED = {
         "text_encoder_tiny": 30, "text_encoder_small": 105, "text_encoder_base": 503,
         "shapes_t2i_tiny_small": 716, "shapes_t2i_tiny_large": 1417,
         "shapes_t2i_base_small": 397, "shapes_t2i_base_large": 1688, "shapes_t2i": 1401,
-        **{f"mobile_{name}": _MOBILE for name in (
-            "sd_like", "cross_only_high", "cross_only_mid", "shared_kv", "swish", "ffn_3",
-            "separable", "one_resblock", "relu_finetune", "no_attention_high", "relu_scratch")},
-        "mobile_sd_like_long": 2136, "mobile_one_resblock_long": 911,
+        # lesson 06's runs (two trainings sharing an otherwise quiet machine, one thread each)
+        **dict(zip((f"mobile_sd_like_seed{i}" for i in range(3)), (1924, 1903, 1710))),
+        **dict(zip((f"mobile_one_resblock_seed{i}" for i in range(3)), (837, 809, 808))),
+        **dict(zip((f"mobile_no_attention_high_seed{i}" for i in range(3)), (597, 579, 519))),
+        **dict(zip((f"mobile_relu_finetune_seed{i}" for i in range(3)), (165, 183, 166))),
+        **dict(zip((f"mobile_relu_scratch_seed{i}" for i in range(3)), (672, 682, 667))),
         "shapes_autoencoder": 695, "shapes_light_decoder": 1331, "latent_t2i": 1167,
         "ring_v_teacher": 20, "ring_ufogen": 36, "pd_32": 188, "pd_16": 191, "pd_8": 151,
         "pd_4": 155, "pd_2": 179, "pd_1": 130, "ufogen": 680, "ufogen_random_d": 685,

@@ -1,30 +1,46 @@
 """Zoo recipes for lesson 06: MobileDiffusion's UNet study (Zhao et al. 2023, Sec. 3) at toy scale.
 
 Every model is a text-to-image denoiser on 16x16 one-object shapes (the tiny pre-trained text
-encoder, frozen; v-prediction on VP; 10 % caption dropout for CFG), trained with one budget, one
-batch order and one seed; only the UNet differs. CHAIN applies the paper's changes one at a time to
+encoder, frozen; v-prediction on VP; 10 % caption dropout for CFG), trained with one budget and
+batch order per seed; only the UNet differs. CHAIN applies the paper's changes one at a time to
 an "SD-like" baseline (self+cross attention at every level, two ResBlocks per stage, FFN
-expansion 4, GELU, softmax, full convolutions), each row keeping the changes above it. CONTRASTS are
-the paper's two side experiments: removing the whole transformer at the highest resolution
-instead of only its self-attention, and ReLU attention trained from scratch instead of fine-tuned
-from the softmax model (the chain's last row: same weights, kernel swapped, then a short
-fine-tune). long_runs: the baseline and the efficient architecture trained LONG_STEPS, to see
-whether the short budget's quality differences survive longer training.
+expansion 4, GELU, softmax, full convolutions), each row keeping the changes above it; CONTRASTS
+are the paper's two side experiments, on the chain's efficient end: the whole transformer removed
+at the highest resolution instead of only its self-attention, and ReLU attention trained from
+scratch instead of fine-tuned from the softmax model. Costs need no training (every row is
+built). runs: the models whose quality is measured (QUALITY), RUN_SEEDS training seeds each,
+with their learning curves.
 """
 
 import functools
+import json
 
 import torch
+from torch import nn
 
-from .. import losses, targets, text, train, zoo
+from .. import checkpoint, losses, targets, text, train, zoo
 from ..data import shapes
+from ..files import atomic_write
 from ..nets.attention import Block
 from ..nets.unet import Stage, UNet
 from ..sde import VP
 from ..zoo import seeded_init
-from .shapes import ENCODERS, MAX_LEN, SEEDS, SIZE, encode, null_condition, text_encoders, tokenizer
+from .shapes import (
+    ENCODERS,
+    MAX_LEN,
+    SEEDS,
+    SIZE,
+    encode,
+    null_condition,
+    shapes_classifier,
+    text_encoders,
+    tokenizer,
+)
 
-STEPS, BATCH, FINETUNE_STEPS, LONG_STEPS = 1500, 32, 300, 4000
+STEPS, BATCH, FINETUNE_STEPS, RUN_SEEDS = 4000, 32, 1000, 3
+POINTS = 8  # learning-curve points per run from scratch
+CURVE = {False: dict(n=100, nfe=10), True: dict(n=8, nfe=2)}  # samples and DDIM steps per point
+SCALE, ATTRIBUTES = 3.0, ("shape", "colour", "size", "position")  # CFG; what accuracy reads
 BASELINE = dict(
     high="self+cross",  # the transformer at 16x16: "self+cross", "cross" or None
     mid="self+cross",  # at 8x8
@@ -46,8 +62,9 @@ CHAIN = [  # (name, the change, its options): applied one at a time, cumulativel
     ("one_resblock", "1 ResBlock per stage (2 at 4x4)", dict(num_res_blocks=1)),
     ("relu_finetune", f"ReLU attention, {FINETUNE_STEPS} fine-tune steps", dict(kernel="relu")),
 ]
+QUALITY = ("sd_like", "one_resblock", "no_attention_high", "relu_finetune", "relu_scratch")
 CONTRASTS = [  # (name, the change, the chain row it varies, its options)
-    ("no_attention_high", "16x16: whole transformer removed", "cross_only_high", dict(high=None)),
+    ("no_attention_high", "16x16: cross-attention removed too", "one_resblock", dict(high=None)),
     ("relu_scratch", f"ReLU attention, {STEPS} steps from scratch", "relu_finetune", {}),
 ]
 
@@ -84,58 +101,110 @@ def unet_stages(o: dict) -> tuple[Stage, ...]:
     )
 
 
-def build(name: str):
-    with seeded_init():
+def build(name: str, seed: int = 0):
+    with seeded_init(seed):
         encoder = ENCODERS["tiny"](len(tokenizer()), max_len=MAX_LEN)
         unet = UNet(3, unet_stages(options(name)), context_dim=encoder.config["width"])
         return targets.Denoiser(text.TextConditional(encoder, unet), VP(), "v")
 
 
-def train_variant(model, fast, progress, init=None, steps=None):
-    """The pre-trained tiny encoder (frozen), then v-prediction DSM with 10 % caption dropout on
-    20,000 one-object images for `steps` (default STEPS); `init` (an ablation name): start from
-    that trained model's weights and fine-tune (default FINETUNE_STEPS) at a quarter of the
-    learning rate. Returns the EMA model."""
-    if init is None:
-        pretrained = zoo.load(text_encoders["tiny"], fast=fast, progress=progress)
-        model.net.encoder.load_state_dict(pretrained.encoder.state_dict())
+class Run(nn.Module):
+    """model: one training seed's EMA denoiser; steps, accuracy: its learning curve, the condition
+    accuracy (%) of its EMA model at those training steps (buffers, set by training)."""
+
+    def __init__(self, name: str, seed: int, points: int):
+        super().__init__()
+        self.model = build(name, seed)
+        self.register_buffer("steps", torch.zeros(points, dtype=torch.long))
+        self.register_buffer("accuracy", torch.zeros(points, dtype=torch.float64))
+        self.config = dict(model=name, seed=seed, points=points)
+
+
+def curve_steps(name: str, fast: bool, steps: int | None = None) -> list[int]:
+    """Where a run of `steps` (default STEPS, FINETUNE_STEPS for the fine-tune) measures its
+    learning curve: POINTS times from scratch; before and 4 times during a fine-tune (fast: the
+    same count, 3 steps apart)."""
+    if name == "relu_finetune":
+        every = 3 if fast else (steps or FINETUNE_STEPS) // 4
+        return [every * i for i in range(5)]
+    every = 3 if fast else (steps or STEPS) // POINTS
+    return [every * i for i in range(1, POINTS + 1)]
+
+
+def build_run(name: str, seed: int):
+    return Run(name, seed, len(curve_steps(name, False)))
+
+
+def curve_accuracy(denoiser, judge_net, fast: bool) -> float:
+    """% of samples (DDIM with CFG) whose shape, colour, size and position the judge reads as
+    the validation caption says."""
+    from ..experiments import text_to_image as t2i  # (the experiments import the recipes)
+
+    n, nfe = CURVE[fast]["n"], CURVE[fast]["nfe"]
+    data = shapes.generate(n, SIZE, seed=SEEDS["val"], max_objects=1)
+    images = t2i.sample(denoiser, data.captions, SCALE, nfe).clamp(-1, 1)
+    return 100 * t2i.all_right(judge_net, images, data, 1, ATTRIBUTES).double().mean().item()
+
+
+def train_run(run, fast, progress, name, seed, steps):
+    """v-prediction DSM with 10 % caption dropout on 20,000 one-object images, the pre-trained
+    tiny encoder frozen (relu_finetune: from the same seed's one_resblock at a quarter of the
+    learning rate), paused at curve_steps to measure the EMA model's accuracy. The pauses don't
+    change the run: each leg resumes the one checkpoint (weights, EMA, optimizer, batch order)."""
+    finetune = name == "relu_finetune"
+    if finetune:
+        start = zoo.load(runs["one_resblock"][seed], fast=fast, progress=progress)
+        run.model.load_state_dict(start.model.state_dict())
     else:
-        start = zoo.load(ablation[init], fast=fast, progress=progress)
-        model.load_state_dict(start.state_dict())
+        pretrained = zoo.load(text_encoders["tiny"], fast=fast, progress=progress)
+        run.model.net.encoder.load_state_dict(pretrained.encoder.state_dict())
+    judge_net = zoo.load(shapes_classifier, fast=fast, progress=progress)
     data = shapes.generate(1000 if fast else 20_000, SIZE, seed=SEEDS["train"], max_objects=1)
-    if steps is None:
-        steps = STEPS if init is None else FINETUNE_STEPS
-    history = train.fit(
-        model,
-        functools.partial(losses.cfg_dsm, sde=model.sde, null=null_condition()),
-        (data.images, *encode(data.captions)),
-        steps=20 if fast else steps,
+    fit = functools.partial(
+        train.fit,
+        loss_fn=functools.partial(losses.cfg_dsm, sde=run.model.sde, null=null_condition()),
+        data=(data.images, *encode(data.captions)),
         batch_size=BATCH,
-        lr=2e-3 if init is None else 5e-4,
+        lr=5e-4 if finetune else 2e-3,
         ema_decay=0.9 if fast else 0.995,
-        generator=torch.Generator().manual_seed(6),
+        generator=torch.Generator().manual_seed(6 + 1000 * seed),
         progress=progress,
     )
-    return history.ema.model
+    with checkpoint.one_run() as path:
+        run.model = _legs(run, fit, curve_steps(name, fast, steps), path, judge_net, fast)
+    return run
 
 
-ablation = {}  # name -> recipe; relu_finetune starts from one_resblock (init by name: the
-# fingerprint reads the partial's arguments)
-for name, *_ in CHAIN + CONTRASTS:
-    init = "one_resblock" if name == "relu_finetune" else None
-    ablation[name] = zoo.Recipe(
-        f"mobile_{name}",
-        functools.partial(build, name),
-        functools.partial(train_variant, init=init),
-        needs=(text_encoders["tiny"],) if init is None else (ablation[init],),
-    )
-long_runs = {  # the baseline and the efficient architecture (softmax) at LONG_STEPS: does the
-    # quality gap of the short budget close with training?
-    name: zoo.Recipe(
-        f"mobile_{name}_long",
-        functools.partial(build, name),
-        functools.partial(train_variant, steps=LONG_STEPS),
-        needs=(text_encoders["tiny"],),
-    )
-    for name in ("sd_like", "one_resblock")
-}
+def _legs(run, fit, steps, path, judge_net, fast):
+    """fit to each of `steps` in turn, measuring the EMA model after each leg; the curve so far
+    is kept beside the checkpoint, so a resumed build does not redo (or lose) finished legs."""
+    record = path.with_suffix(".curve.json")
+    curve = json.loads(record.read_text()) if record.exists() else {}
+    ema = run.model
+    for step in steps:
+        if str(step) in curve and step != steps[-1]:
+            continue
+        if step > 0:
+            ema = fit(run.model, steps=step, checkpoint=path).ema.model
+        curve.setdefault(str(step), curve_accuracy(ema.eval(), judge_net, fast))
+        atomic_write(record, lambda f: f.write(json.dumps(curve).encode()))
+    run.steps.copy_(torch.tensor(steps))
+    run.accuracy.copy_(torch.tensor([curve[str(s)] for s in steps], dtype=torch.float64))
+    return ema
+
+
+runs = {}  # name -> one recipe per training seed; relu_finetune starts from one_resblock's
+for name in QUALITY:
+    budget = FINETUNE_STEPS if name == "relu_finetune" else STEPS  # in the fingerprint
+    runs[name] = [
+        zoo.Recipe(
+            f"mobile_{name}_seed{seed}",
+            functools.partial(build_run, name, seed),
+            functools.partial(train_run, name=name, seed=seed, steps=budget),
+            needs=(
+                shapes_classifier,
+                runs["one_resblock"][seed] if name == "relu_finetune" else text_encoders["tiny"],
+            ),
+        )
+        for seed in range(RUN_SEEDS)
+    ]

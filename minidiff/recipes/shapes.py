@@ -23,7 +23,7 @@ from ..sde import VP
 from ..zoo import seeded_init
 
 SIZE, MAX_LEN = 16, 12  # image side; tokens per caption ([CLS] and at most 10 words + 1 spare)
-SEEDS = dict(train=0, test=1, text=2)  # shapes.generate seeds of the train/test images, captions
+SEEDS = dict(train=0, test=1, text=2, val=3)  # shapes.generate seeds: images, tokenizer captions
 ENCODERS = dict(
     tiny=text.text_encoder_tiny, small=text.text_encoder_small, base=text.text_encoder_base
 )
