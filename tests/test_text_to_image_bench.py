@@ -40,3 +40,34 @@ def test_all_right_is_the_conjunction_of_the_heads():
         predicted["colour"] == data.labels["colour"]
     )
     torch.testing.assert_close(bench.all_right(judge, data.images, data, 1), expected)
+
+
+def made_up(shift=0.0, grey_drop=0.0, dynamic_gain=0.0):
+    """Per-seed results of 3 sampling seeds: guidance at w = 0, 1, 3, 8; thresholding at 16."""
+
+    def seed(e, pair, every, grey, fd):
+        return dict(shape_colour_pct=pair + e, accuracy_pct=every + e, grey_pct=grey + e,
+                    fd=fd + e / 10, overshoot_pct=0.0)  # fmt: skip
+
+    es = (-1.0, 0.0, 1.0)
+    guidance = {w: [seed(e, 5.5 if w == 0 else 98, 5 if w == 0 else 98 - shift, 50, f)
+                    for e in es] for w, f in ((0, 50), (1, 4), (3, 3), (8, 6))}  # fmt: skip
+    thresholding = {
+        (16, "none"): [seed(e, 90, 80, 50 - grey_drop, 9) for e in es],
+        (16, "static"): [seed(e, 90, 80, 50, 9) for e in es],
+        (16, "dynamic"): [seed(e, 90, 80 + dynamic_gain, 70, 20) for e in es],
+    }
+    diversity = {"real": 3.0, 1: [5.0, 5.1, 4.9], 3: [4.0, 4.1, 3.9], 8: [3.0, 3.1, 2.9]}
+    return dict(raw=dict(guidance=guidance, thresholding=thresholding, diversity=diversity, n=200))
+
+
+def test_claims_follow_the_seeds():
+    from minidiff.experiments import text_to_image_claims as claims
+
+    verdicts = lambda out: [c["holds"] for c in claims.claims(out)]  # noqa: E731
+    # chance at w=0, >= 95 % from w=2, every attribute as good, FD up at w=8, spread down,
+    # grey backgrounds kept without thresholding (fails), dynamic not better (fails), greyer
+    assert verdicts(made_up()) == [True, True, True, True, True, False, False, True]
+    # position lost 20 points; backgrounds saturated; dynamic 10 points better
+    changed = verdicts(made_up(shift=20, grey_drop=20, dynamic_gain=10))
+    assert changed[2] is False and changed[5:7] == [True, True]
