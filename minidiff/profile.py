@@ -96,22 +96,11 @@ def peak_memory_mb(model, *inputs) -> float:
 def latency_ms(model, *inputs, threads: int = 1, warmup: int = 3, repeats: int = 10) -> float:
     """Median milliseconds of model(*inputs) over `repeats` timed calls at `threads` threads."""
     check_callable("model", model, MODEL)
-    threads, warmup = check_int("threads", threads, 1), check_int("warmup", warmup, 0)
     repeats = check_int("repeats", repeats, 1)
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with torch.inference_mode():
-            for _ in range(warmup):
-                model(*inputs)
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                model(*inputs)
-                times.append(1000 * (time.perf_counter() - start))
-    finally:
-        torch.set_num_threads(before)
-    return statistics.median(times)
+    times = interleaved_ms(
+        {"model": model}, *inputs, threads=threads, warmup=warmup, rounds=repeats
+    )
+    return statistics.median(times["model"])
 
 
 def interleaved_ms(models: dict, *inputs, threads: int = 1, warmup: int = 3, rounds: int = 10):

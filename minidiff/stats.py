@@ -62,6 +62,10 @@ class Difference:
     def __str__(self) -> str:
         return f"{self.diff:+.3g} ± {self.se:.2g}: {self.verdict}"
 
+    def beyond(self, sign: int) -> bool:
+        """b - a is distinguishable from 0 with the sign `sign` (+1: b above a, -1: below)."""
+        return self.verdict == "distinguishable" and sign * self.diff > 0
+
 
 # Student's t, 97.5 % quantile, by degrees of freedom (a fractional df takes the row below it)
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,

@@ -47,6 +47,13 @@ def test_a_large_shift_is_always_distinguishable(compare):
     assert false_positive_rate(compare, shift=20.0, trials=200) == 1.0
 
 
+def test_beyond_needs_both_the_verdict_and_the_direction():
+    up = stats.difference([1.0, 1.1, 0.9], [5.0, 5.1, 4.9])  # b far above a
+    flat = stats.difference([1.0, 2.0, 3.0], [1.5, 2.5, 3.5])  # within the spread
+    assert up.beyond(+1) and not up.beyond(-1)
+    assert not flat.beyond(+1) and not flat.beyond(-1)
+
+
 def test_paired_cancels_the_spread_the_seeds_share():
     seeds = [10.0, -4.0, 3.0, 25.0]  # a large seed effect, the same in a and b
     a, b = seeds, [x + 0.5 + e for x, e in zip(seeds, [0.01, -0.02, 0.015, -0.005])]

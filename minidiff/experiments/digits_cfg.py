@@ -171,7 +171,7 @@ def values(per_seed: list[dict], key: str) -> list[float]:
 def moved(a: list, b: list, sign: int) -> tuple[bool, str]:
     """(b above a (sign 1) or below it (-1), distinguishable by Welch at 5 %), b - a as text."""
     d = stats.difference(a, b)
-    return sign * d.diff > 0 and d.verdict == "distinguishable", str(d)
+    return d.beyond(sign), str(d)
 
 
 def guidance_claims(raw: dict) -> list[dict]:

@@ -182,11 +182,6 @@ def spread_table(raw: list[dict]) -> list[dict]:
             for key, label in names.items()]  # fmt: skip
 
 
-def lower(d: stats.Difference) -> bool:
-    """b - a distinguishably below 0."""
-    return d.diff < 0 and d.verdict == "distinguishable"
-
-
 def comparisons(raw: list[dict]) -> dict:
     """What the claims compare, paired over the seeds (seed s's models and the teacher sampled
     from the same noise)."""
@@ -217,25 +212,24 @@ def claims(raw: list[dict]) -> list[dict]:
                      all(w < 15 for w in within), "PD-8's FD within 15 % of the teacher's "
                      "(64 steps + CFG) at every seed", change_pct=stats.cell(within)),
         report.claim("At 8 steps distillation buys the CFG call, not quality: PD-8 is not better "
-                     "than the teacher's own 8 steps + CFG", not lower(at_8),
+                     "than the teacher's own 8 steps + CFG", not at_8.beyond(-1),
                      "PD-8's FD not distinguishably below the 8-step teacher's (paired)",
                      pd_minus_teacher=str(at_8)),
-        report.claim("At 1 step PD is better than the teacher's own 1 step + CFG", lower(at_1),
+        report.claim("At 1 step PD is better than the teacher's own 1 step + CFG", at_1.beyond(-1),
                      "PD-1's FD distinguishably below the 1-step teacher's (paired)",
                      pd_minus_teacher=str(at_1)),
         *(report.claim(f"UFOGen with {d} (snapshot chosen on validation captions) beats PD at "
-                       "one step", lower(versus[name]), "its FD distinguishably below PD-1's "
+                       "one step", versus[name].beyond(-1), "its FD distinguishably below PD-1's "
                        "(paired)", ufogen=stats.cell(ufo[name]), ufogen_minus_pd=str(versus[name]))
           for name, d in (("pretrained_d", "D from the denoiser"), ("random_d", "a random D"))),
         report.claim("UFOGen (D from the denoiser, chosen snapshot) keeps condition accuracy "
                      "within 5 points of the 64-step teacher", all(g > -5 for g in gap),
                      "accuracy gap above -5 points at every seed", gap_points=stats.cell(gap)),
         report.claim("With D from the denoiser UFOGen drifts: its last snapshot is worse than the "
-                     "one the validation captions pick", drift.diff > 0 and not lower(drift)
-                     and drift.verdict == "distinguishable",
+                     "one the validation captions pick", drift.beyond(+1),
                      "last snapshot's FD distinguishably above the chosen one's (paired)",
                      last_minus_chosen=str(drift)),
         report.claim("PD's one-step student keeps the teacher's diversity per caption",
-                     not lower(div), "within-caption spread of PD-1 not distinguishably below "
+                     not div.beyond(-1), "within-caption spread of PD-1 not distinguishably below "
                      "the 8-step teacher's (paired)", pd_1_minus_teacher=str(div)),
     ]  # fmt: skip

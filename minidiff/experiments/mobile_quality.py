@@ -108,11 +108,6 @@ def recovery(raw: dict) -> str:
     return "/".join(out)
 
 
-def distinguishably(d: stats.Difference, sign: int) -> bool:
-    """b - a distinguishable from 0, with the sign `sign` (+1: b above a)."""
-    return d.verdict == "distinguishable" and d.diff * sign > 0
-
-
 def claims(raw: dict) -> list[dict]:
     """Efficient vs baseline; the whole transformer vs self-attention only at 16x16; ReLU
     attention fine-tuned vs kept softmax and vs from scratch; convergence."""
@@ -127,15 +122,15 @@ def claims(raw: dict) -> list[dict]:
                      "baseline's", c["accuracy"].diff >= -3, "mean accuracy change >= -3 points",
                      efficient_minus_baseline=str(c["accuracy"])),
         report.claim("At 16x16, removing cross-attention too (no transformer at all) costs "
-                     "condition accuracy", distinguishably(c["no_transformer"], -1),
+                     "condition accuracy", c["no_transformer"].beyond(-1),
                      "accuracy distinguishably lower than with cross-attention kept (Welch)",
                      without_minus_with=str(c["no_transformer"])),
         report.claim(f"Softmax -> ReLU attention with {mobile.FINETUNE_STEPS} fine-tune steps "
-                     "keeps the softmax model's FD", not distinguishably(c["relu_finetune"], +1),
+                     "keeps the softmax model's FD", not c["relu_finetune"].beyond(+1),
                      "FD not distinguishably higher (paired by seed)",
                      relu_minus_softmax=str(c["relu_finetune"]), recovered_at_step=recovery(raw)),
         report.claim("ReLU attention trained from scratch is worse than fine-tuned from softmax",
-                     distinguishably(c["relu_scratch"], +1),
+                     c["relu_scratch"].beyond(+1),
                      "FD distinguishably higher (Welch)",
                      scratch_minus_finetuned=str(c["relu_scratch"])),
         report.claim("Every run from scratch has converged",
