@@ -1,4 +1,5 @@
-"""Lesson 07's benchmark: a light decoder's cost and PSNR; end-to-end latency.
+"""Lesson 07's benchmark: a light decoder's cost and PSNR; latent vs pixel space at equal
+training compute; the end-to-end cost of one image.
 
 A command line only: the code is minidiff/experiments/latent_diffusion.py, installed with minidiff.
 From the repository root: python benchmarks/latent_diffusion.py [--fast]

@@ -28,10 +28,20 @@ from .checks import check_callable, check_instance, check_int, describe
 MODEL = "a module to measure, e.g. nn.Linear(8, 8)"
 
 _CPU_SDPA = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+_CPU_SDPA_BACKWARD = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
 
 
 def _cpu_sdpa_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
     return flop_counter.sdpa_flop_count(query, key, value)
+
+
+def _cpu_sdpa_backward_flops(grad_out, query, key, value, *args, out_shape=None, **kwargs) -> int:
+    return flop_counter.sdpa_backward_flop_count(grad_out, query, key, value)
+
+
+def _counter():  # torch's counter, taught the CPU attention kernels it does not know
+    mapping = {_CPU_SDPA: _cpu_sdpa_flops, _CPU_SDPA_BACKWARD: _cpu_sdpa_backward_flops}
+    return flop_counter.FlopCounterMode(display=False, custom_mapping=mapping)
 
 
 def count_params(model: nn.Module) -> int:
@@ -44,11 +54,21 @@ def count_params(model: nn.Module) -> int:
 def flops(model, *inputs) -> int:
     """Forward FLOPs of model(*inputs), counted once on the actual call (no gradients)."""
     check_callable("model", model, MODEL)
-    counter = flop_counter.FlopCounterMode(
-        display=False, custom_mapping={_CPU_SDPA: _cpu_sdpa_flops}
-    )
+    counter = _counter()
     with torch.inference_mode(), counter:
         model(*inputs)
+    return counter.get_total_flops()
+
+
+def training_flops(loss_fn, model: nn.Module, *batch) -> int:
+    """FLOPs of one training step's forward and backward passes, loss_fn(model, *batch).backward()
+    counted on the actual call (the optimizer's update, a few FLOPs per weight, is left out); the
+    gradients it leaves are cleared."""
+    check_callable("loss_fn", loss_fn, "a function (model, *batch) -> scalar loss")
+    counter = _counter()
+    with counter:
+        loss_fn(model, *batch).backward()
+    model.zero_grad(set_to_none=True)
     return counter.get_total_flops()
 
 

@@ -1,7 +1,8 @@
 """profile: parameter and FLOP counts against hand counts (linear, conv, attention, a UNet's
-attention layer), latency is a positive median that leaves the thread count as it was,
-interleaved timing calls the models in turn; peak
-memory against the bytes a layer chain must hold at once."""
+attention layer), a training step's FLOPs against the matrix products of a linear layer's forward
+and backward passes (attention's included), latency is a positive median that leaves the thread
+count as it was, interleaved timing calls the models in turn; peak memory against the bytes a
+layer chain must hold at once."""
 
 import pytest
 import torch
@@ -51,6 +52,27 @@ def test_an_attention_layer_is_projections_plus_attention():
     assert profile.flops(layer, x, context) == projections + attention
 
 
+def test_a_training_step_counts_the_forward_and_backward_products():
+    B, n_in, n_out = 5, 3, 4
+    linear = nn.Linear(n_in, n_out, bias=False)
+    square = lambda model, x: model(x).square().sum()  # noqa: E731
+    product, x = 2 * B * n_in * n_out, torch.randn(B, n_in)
+    # forward x W^T; backward: the weight's gradient, and the input's only when it needs one
+    assert profile.training_flops(square, linear, x) == 2 * product
+    assert profile.training_flops(square, linear, x.requires_grad_()) == 3 * product
+    assert linear.weight.grad is None  # the gradients it made are cleared
+
+
+def test_a_training_step_counts_the_cpu_attention_backward():
+    B, H, L, D = 2, 2, 5, 4
+    q = torch.randn(B, H, L, D)
+    sdpa = SDPA().requires_grad_()  # (no weights: the inputs carry the gradient)
+    total = profile.training_flops(lambda m, q: m(q, q, q).sum(), sdpa, q.requires_grad_())
+    forward = 2 * (2 * B * H * L * L * D)
+    # backward: the scores are recomputed (1 product), then dV, dP, dQ and dK (4 more)
+    assert total == forward + 5 * (2 * B * H * L * L * D)
+
+
 def test_latency_is_a_median_and_restores_threads():
     before = torch.get_num_threads()
     ms = profile.latency_ms(nn.Linear(8, 8), torch.randn(4, 8), threads=1, warmup=1, repeats=3)
@@ -97,3 +119,5 @@ def test_bad_arguments_raise_naming_them():
         profile.latency_ms(nn.Linear(2, 2), torch.randn(1, 2), repeats=0)
     with pytest.raises(TypeError, match="model: expected an nn.Module"):
         profile.count_params("unet")
+    with pytest.raises(TypeError, match="loss_fn: expected a function"):
+        profile.training_flops("mse", nn.Linear(2, 2), torch.randn(1, 2))

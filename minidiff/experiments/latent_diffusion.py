@@ -1,7 +1,8 @@
 """Lesson 07's measured claims: a lightweight decoder costs >= 4x fewer FLOPs than the
 autoencoder's own at <= 1 dB of reconstruction PSNR (MobileDiffusion, Zhao et al. 2023, Sec.
-3.4), and the end-to-end latency of one image (text encoder + UNet x steps + decoder; Rombach
-et al. 2022's latent diffusion) for pixel-space, SD-like latent and efficient latent pipelines.
+3.4); the end-to-end cost of one image (text encoder + UNet x steps + decoder; Rombach et al.
+2022's latent diffusion) for pixel-space and latent pipelines; and latent against pixel space's
+quality at equal training compute (experiments.latent_space, 3 training seeds each).
 
 Models: the zoo's recipes.latent (shapes_autoencoder, shapes_light_decoder, latent_t2i).
 Reconstruction: PSNR of decode(latents(x)) to x on held-out 32x32 images. Samples: latent_t2i
@@ -20,12 +21,19 @@ from tqdm.auto import tqdm
 
 from minidiff import fd, profile, recipes, report, zoo
 from minidiff.data import shapes
+from minidiff.experiments import latent_space
 from minidiff.experiments import text_to_image as t2i_bench
 from minidiff.nets import autoencoder, classifier
 from minidiff.recipes import latent, mobile
 from minidiff.recipes import shapes as shape_recipes
 
 NAME = "latent_diffusion"
+PIXEL, LATENT = "pixel, efficient UNet", "latent, efficient UNet + light decoder"
+AT = {  # the pixel runs' accuracy at equal compute, and the latent runs' at the end
+    "latent": ("latent", -1),
+    "pixel_equal_unet": ("pixel", latent_space.POINTS["unet"]),
+    "pixel_equal_total": ("pixel", latent_space.POINTS["total"]),
+}
 CONFIG = {
     False: dict(n=200, nfe=15, scale=3.0, repeats=30),
     True: dict(n=16, nfe=4, scale=3.0, repeats=2),
@@ -117,10 +125,12 @@ def pipeline_rows(efficient, full, light, cfg) -> list[dict]:
     side, steps = latent.SIZE // 4, cfg["nfe"]
     pixel, latent_shape = (3, latent.SIZE, latent.SIZE), (latent.Z_CHANNELS, side, side)
     sd_pixel = mobile.build("sd_like").eval()  # 3 channels in and out
+    efficient_pixel = mobile.build("one_resblock").eval()
     sd_latent = latent.build_latent_t2i("sd_like").eval()
     ms = timer(cfg["repeats"])
     pipelines = [
         ("pixel, SD-like UNet", sd_pixel, None, pixel),
+        ("pixel, efficient UNet", efficient_pixel, None, pixel),
         ("latent, SD-like UNet + full decoder", sd_latent, full, latent_shape),
         ("latent, efficient UNet + full decoder", efficient, full, latent_shape),
         ("latent, efficient UNet + light decoder", efficient, light, latent_shape),
@@ -140,11 +150,16 @@ def run(fast: bool = False) -> dict:
     decoders = decoder_rows(full, light, held_out(cfg["n"]))
     samples = sample_rows(denoiser, dict(full=full, light=light), judge_net, cfg)
     pipelines = pipeline_rows(denoiser, full, light, cfg)
+    flops, spaces = latent_space.training_flops(fast), latent_space.measure(fast)
     f, li = decoders
+    pipeline_flops = {r["pipeline"]: r["GFLOPs"] for r in pipelines}
     return dict(
         decoders=decoders,
         samples=samples,
         pipelines=pipelines,
+        spaces=spaces,
+        space_table=latent_space.table(spaces, flops),
+        training_flops=flops,
         figures=dict(
             decoder_flops_ratio=f["GFLOPs"] / li["GFLOPs"],
             psnr_full_db=f["psnr_db"],
@@ -153,15 +168,38 @@ def run(fast: bool = False) -> dict:
             accuracy_pct={r["decoder"]: r["accuracy_pct"] for r in samples},
             fd={r["decoder"]: r["fd"] for r in samples},
             pipeline_ms={r["pipeline"]: r["total_ms"] for r in pipelines},
-            pipeline_GFLOPs={r["pipeline"]: r["GFLOPs"] for r in pipelines},
+            pipeline_GFLOPs=pipeline_flops,
+            latent_flops_ratio=pipeline_flops[PIXEL] / pipeline_flops[LATENT],
+            space_accuracy_pct={k: latent_space.final(spaces, s, i) for k, (s, i) in AT.items()},
             samples=cfg["n"],
         ),
     )
 
 
+def claims(result: dict) -> list[dict]:
+    """The light decoder's cost and PSNR; latent space's cost for one image and its quality at
+    equal training compute (latent_space.claims)."""
+    f = result["figures"]
+    ratio, drop = f["decoder_flops_ratio"], f["psnr_drop_db"]
+    steps = result["pipelines"][0]["steps"]
+    return [
+        report.claim("The light decoder needs >= 4x fewer FLOPs than the full one",
+                     ratio >= 4, "FLOPs ratio >= 4 (exact count)", ratio=round(ratio, 2)),
+        report.claim("The light decoder loses <= 1 dB of PSNR on held-out images (one training "
+                     "run of each decoder)", drop <= 1, "PSNR(full) - PSNR(light) <= 1 dB",
+                     drop_db=round(drop, 2)),
+        report.claim("Latent space makes one image of the efficient UNet >= 10x cheaper than "
+                     f"pixel space ({steps} DDIM steps, CFG)", f["latent_flops_ratio"] >= 10,
+                     "FLOPs ratio >= 10 (exact count, decoder included)",
+                     ratio=round(f["latent_flops_ratio"], 1)),
+        *latent_space.claims(result["spaces"]),
+    ]  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> dict:
     """The command line: [--fast]; prints the tables, then one JSON line of figures."""
-    return report.benchmark_main(NAME, run, tables=("decoders", "samples", "pipelines"), argv=argv)
+    tables = ("decoders", "samples", "pipelines", "space_table")
+    return report.benchmark_main(NAME, run, tables=tables, argv=argv, claims=claims)
 
 
 if __name__ == "__main__":

@@ -183,7 +183,7 @@ def claims(out) -> list[dict]:
 LESSON_SECONDS = {
     "00 welcome": 22, "01 forward SDEs": 34, "02 scores and time reversal": 54,
     "03 score matching and likelihood": 56, "04 images": 152, "05 text to image": 164,
-    "06 MobileDiffusion I: efficient UNet": 146, "07 MobileDiffusion II: latent diffusion": 15,
+    "06 MobileDiffusion I: efficient UNet": 146, "07 MobileDiffusion II: latent diffusion": 22,
     "08 MobileDiffusion III: 8 steps and 1 step": 105,
 }  # fmt: skip
 
@@ -200,7 +200,8 @@ def zoo_loads() -> dict:
         "06": [recipes.shapes_classifier,
                *(r for seeds in recipes.mobile.runs.values() for r in seeds)],
         "07": [recipes.shapes_autoencoder, recipes.shapes_light_decoder, recipes.latent_t2i,
-               recipes.shapes_classifier],
+               recipes.shapes_classifier, *recipes.mobile.runs["one_resblock"],
+               *(r for seeds in recipes.latent.space_runs.values() for r in seeds.values())],
         "08": [*(r for runs in d.pd_runs.values() for r in runs.values()),
                *d.ufogen_runs.values(), *d.ufogen_random_d_runs.values(), d.ring_ufogen,
                recipes.ring_v_teacher,

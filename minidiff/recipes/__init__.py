@@ -4,11 +4,12 @@ Each recipe is two plain functions (build, train) bundled in a zoo.Recipe; fast 
 tiny version. python -m minidiff.recipes [--fast] trains whatever is missing from the cache.
 toy.py: lesson 03's seed runs (ring_seeds) and lesson 08's ring teachers; digits.py: lesson 04;
 shapes.py: lesson 05 onwards;
-mobile.py: lesson 06's UNet ablation; latent.py: lesson 07's autoencoders and latent model;
+mobile.py: lesson 06's UNet ablation; latent.py: lesson 07's autoencoders, latent model and its
+seeds against pixel space (space_runs); curves.py: a run that keeps its learning curve (06, 07);
 distill.py: lesson 08's progressive distillation rounds and UFOGen runs.
 """
 
-from . import distill, mobile
+from . import distill, latent, mobile
 from .digits import ClassConditional, digits_classifier, digits_unet
 from .latent import latent_t2i, shapes_autoencoder, shapes_light_decoder
 from .shapes import shapes_classifier, shapes_t2i, t2i, text_encoders
@@ -27,6 +28,7 @@ ALL = [
     shapes_autoencoder,
     shapes_light_decoder,
     latent_t2i,
+    *(r for seeds in latent.space_runs.values() for r in seeds.values()),
     ring_v_teacher,
     distill.ring_ufogen,
     *(r for runs in distill.pd_runs.values() for r in runs.values()),
@@ -34,7 +36,7 @@ ALL = [
     *distill.ufogen_random_d_runs.values(),
 ]
 __all__ = [
-    "ALL", "ClassConditional", "digits_classifier", "digits_unet", "distill", "mobile",
+    "ALL", "ClassConditional", "digits_classifier", "digits_unet", "distill", "latent", "mobile",
     "latent_t2i", "ring_seeds", "ring_teacher", "ring_v_teacher", "shapes_autoencoder",
     "shapes_classifier", "shapes_light_decoder", "shapes_t2i", "t2i", "text_encoders",
 ]  # fmt: skip

@@ -26,6 +26,9 @@ RECORDED = {
         **dict(zip((f"mobile_relu_finetune_seed{i}" for i in range(3)), (165, 183, 166))),
         **dict(zip((f"mobile_relu_scratch_seed{i}" for i in range(3)), (672, 682, 667))),
         "shapes_autoencoder": 695, "shapes_light_decoder": 1331, "latent_t2i": 1167,
+        # lesson 07's seeds and pixel-space runs (two trainings sharing an otherwise quiet machine)
+        "latent_t2i_seed1": 617, "latent_t2i_seed2": 613, "pixel_t2i_seed0": 765,
+        "pixel_t2i_seed1": 759, "pixel_t2i_seed2": 732,
         "ring_v_teacher": 20, "ring_ufogen": 36, "pd_32": 188, "pd_16": 191, "pd_8": 151,
         "pd_4": 155, "pd_2": 179, "pd_1": 130, "ufogen": 680, "ufogen_random_d": 685,
         # lesson 08's seeds 1 and 2 (two trainings sharing an otherwise quiet machine)

@@ -13,18 +13,17 @@ with their learning curves.
 """
 
 import functools
-import json
 
 import torch
-from torch import nn
+import torch.nn.functional as F
 
 from .. import checkpoint, losses, targets, text, train, zoo
 from ..data import shapes
-from ..files import atomic_write
 from ..nets.attention import Block
 from ..nets.unet import Stage, UNet
 from ..sde import VP
 from ..zoo import seeded_init
+from . import curves
 from .shapes import (
     ENCODERS,
     MAX_LEN,
@@ -103,23 +102,21 @@ def unet_stages(o: dict) -> tuple[Stage, ...]:
     )
 
 
-def build(name: str, seed: int = 0):
+def build(name: str, seed: int = 0, channels: int = 3):
+    """Design `name`'s text-to-image denoiser for images (or latents) of `channels` channels,
+    its initial weights drawn from `seed`."""
     with seeded_init(seed):
         encoder = ENCODERS["tiny"](len(tokenizer()), max_len=MAX_LEN)
-        unet = UNet(3, unet_stages(options(name)), context_dim=encoder.config["width"])
+        unet = UNet(channels, unet_stages(options(name)), context_dim=encoder.config["width"])
         return targets.Denoiser(text.TextConditional(encoder, unet), VP(), "v")
 
 
-class Run(nn.Module):
-    """model: one training seed's EMA denoiser; steps, accuracy: its learning curve, the condition
-    accuracy (%) of its EMA model at those training steps (buffers, set by training)."""
+class Run(curves.Run):
+    """One training seed's EMA denoiser of design `name` with its learning curve: the condition
+    accuracy (%) of its EMA model at `points` training steps."""
 
     def __init__(self, name: str, seed: int, points: int):
-        super().__init__()
-        self.model = build(name, seed)
-        self.register_buffer("steps", torch.zeros(points, dtype=torch.long))
-        self.register_buffer("accuracy", torch.zeros(points, dtype=torch.float64))
-        self.config = dict(model=name, seed=seed, points=points)
+        super().__init__(build(name, seed), points, dict(model=name, seed=seed))
 
 
 def curve_steps(name: str, fast: bool, steps: int | None = None) -> list[int]:
@@ -137,14 +134,21 @@ def build_run(name: str, seed: int):
     return Run(name, seed, len(curve_steps(name, False)))
 
 
-def curve_accuracy(denoiser, judge_net, fast: bool) -> float:
+def curve_accuracy(denoiser, judge_net, fast: bool, size: int = SIZE, decoder=None) -> float:
     """% of samples (DDIM with CFG) whose shape, colour, size and position the judge reads as
-    the validation caption says."""
+    the validation caption says: images of `size` px (sampled in `decoder`'s latent space and
+    decoded, when one is given), average-pooled to the judge's SIZE."""
     from ..experiments import text_to_image as t2i  # (the experiments import the recipes)
 
     n, nfe = CURVE[fast]["n"], CURVE[fast]["nfe"]
-    data = shapes.generate(n, SIZE, seed=SEEDS["val"], max_objects=1)
-    images = t2i.sample(denoiser, data.captions, SCALE, nfe).clamp(-1, 1)
+    data = shapes.generate(n, size, seed=SEEDS["val"], max_objects=1)
+    side, channels = size, 3
+    if decoder is not None:
+        side, channels = size // decoder.factor, decoder.config["z_channels"]
+    x = t2i.sample(denoiser, data.captions, SCALE, nfe, shape=(channels, side, side))
+    with torch.no_grad():
+        images = (x if decoder is None else decoder.decode(x)).clamp(-1, 1)
+    images = F.avg_pool2d(images, size // SIZE)
     return 100 * t2i.all_right(judge_net, images, data, 1, ATTRIBUTES).double().mean().item()
 
 
@@ -178,21 +182,8 @@ def train_run(run, fast, progress, name, seed, steps):
 
 
 def _legs(run, fit, steps, path, judge_net, fast):
-    """fit to each of `steps` in turn, measuring the EMA model after each leg; the curve so far
-    is kept beside the checkpoint, so a resumed build does not redo (or lose) finished legs."""
-    record = path.with_suffix(".curve.json")
-    curve = json.loads(record.read_text()) if record.exists() else {}
-    ema = run.model
-    for step in steps:
-        if str(step) in curve and step != steps[-1]:
-            continue
-        if step > 0:
-            ema = fit(run.model, steps=step, checkpoint=path).ema.model
-        curve.setdefault(str(step), curve_accuracy(ema.eval(), judge_net, fast))
-        atomic_write(record, lambda f: f.write(json.dumps(curve).encode()))
-    run.steps.copy_(torch.tensor(steps))
-    run.accuracy.copy_(torch.tensor([curve[str(s)] for s in steps], dtype=torch.float64))
-    return ema
+    """curves.legs, measuring condition accuracy at 16x16 (curve_accuracy)."""
+    return curves.legs(run, fit, steps, path, lambda ema: curve_accuracy(ema, judge_net, fast))
 
 
 runs = {}  # name -> one recipe per training seed; relu_finetune starts from one_resblock's
