@@ -6,6 +6,12 @@ MobileDiffusion (Zhao et al. 2023, Sec. 3) varies: self+cross or cross-only bloc
 projection (W_K = W_V), GELU or Swish in the gated FFN, softmax or ReLU attention, FFN expansion.
 Notable choice: ffn_expansion is the gate's width / C, so Stable Diffusion's GEGLU, which
 MobileDiffusion counts as 8 (the doubled input projection), is 4 here, and its 6 is 3.
+
+Neighbourhood attention (Hassani et al. 2023; HDiT's local levels): each query of an H x W grid
+attends to the kernel x kernel keys around it, with NATTEN's border rule, defined once
+(`neighbourhood`) and computed three ways: "sdpa_dense" (a boolean mask: every score is computed,
+then most are discarded), "windows" (the k^2 keys gathered per query: the cost is local) and
+"flex" (FlexAttention's block-sparse kernel; its backward needs CUDA).
 """
 
 from dataclasses import dataclass
@@ -153,3 +159,62 @@ class SpatialTransformer(nn.Module):
             h = block(h, context, mask)
         h = rearrange(h, "b (h w) c -> b c h w", h=height)  # (B, C, H, W)
         return x + self.proj_out(h)
+
+
+ATTENTION_BACKENDS = ("sdpa_dense", "windows", "flex")
+
+
+def window_starts(size: int, kernel: int) -> torch.Tensor:
+    """(size,) first row (or column) of each position's window: centred on it, shifted inward
+    near the border so that the window stays inside (NATTEN's rule)."""
+    return (torch.arange(size) - kernel // 2).clamp(0, size - kernel)
+
+
+def neighbourhood(height: int, width: int, kernel: int):
+    """mask_mod(b, h, q_idx, kv_idx) -> bool for row-major tokens of a height x width grid: True
+    where key kv_idx is in query q_idx's window. Every query sees exactly kernel^2 keys."""
+    sizes = dict(height=height, width=width, kernel=kernel)
+    height, width, kernel = (check_int(name, value, 1) for name, value in sizes.items())
+    if kernel % 2 == 0:
+        raise ValueError(f"kernel: expected an odd size (a window centred on its query), got "
+                         f"{kernel}; try {kernel - 1} or {kernel + 1}")  # fmt: skip
+    if kernel > min(height, width):
+        raise ValueError(f"kernel: expected at most the grid's shorter side ({height}x{width}: "
+                         f"{min(height, width)}), got {kernel}; use a smaller kernel, or global "
+                         "attention at this level")  # fmt: skip
+    r = kernel // 2
+
+    def mask_mod(b, h, q_idx, kv_idx):
+        centre_y = (q_idx // width).clamp(r, height - 1 - r)
+        centre_x = (q_idx % width).clamp(r, width - 1 - r)
+        near_y = (kv_idx // width - centre_y).abs() <= r
+        return near_y & ((kv_idx % width - centre_x).abs() <= r)
+
+    return mask_mod
+
+
+def neighbourhood_attention(q, k, v, height, width, kernel, scale=None, backend=None):
+    """Softmax attention of q, k, v (B, heads, height * width, d), each query restricted to its
+    `neighbourhood`; scale: of the scores (default 1 / sqrt(d)). backend: one of
+    ATTENTION_BACKENDS; default "flex" on CUDA, "sdpa_dense" elsewhere."""
+    mask_mod, n = neighbourhood(height, width, kernel), height * width
+    if q.dim() != 4 or q.shape[-2] != n:
+        raise ValueError(f"q: expected (B, heads, height * width = {n}, d), got {describe(q)}")
+    backend = ("flex" if q.is_cuda else "sdpa_dense") if backend is None else backend
+    check_choice("backend", backend, ATTENTION_BACKENDS)
+    if backend == "flex":
+        from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+
+        block_mask = create_block_mask(mask_mod, None, None, n, n, device=q.device)
+        return flex_attention(q, k, v, block_mask=block_mask, scale=scale)
+    if backend == "sdpa_dense":
+        index = torch.arange(n, device=q.device)
+        mask = mask_mod(None, None, index[:, None], index[None, :])  # (n, n)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
+    rows = window_starts(height, kernel)[:, None] + torch.arange(kernel)  # (H, kernel)
+    cols = window_starts(width, kernel)[:, None] + torch.arange(kernel)  # (W, kernel)
+    keys = (rows[:, None, :, None] * width + cols[None, :, None, :]).reshape(n, kernel**2)
+    keys = keys.to(q.device)  # (n, kernel^2): each query's keys
+    scores = torch.einsum("bhnd,bhnkd->bhnk", q, k[:, :, keys])
+    weights = (scores * (q.shape[-1] ** -0.5 if scale is None else scale)).softmax(-1)
+    return torch.einsum("bhnk,bhnkd->bhnd", weights, v[:, :, keys])

@@ -52,7 +52,8 @@ def zero_init(module: nn.Module) -> nn.Module:
     layer: zeroing both halves of a separable conv would leave both with zero gradient forever."""
     last = module[-1] if isinstance(module, nn.Sequential) else module
     nn.init.zeros_(last.weight)
-    nn.init.zeros_(last.bias)
+    if last.bias is not None:  # (bias-free layers too: HDiT's)
+        nn.init.zeros_(last.bias)
     return module
 
 
