@@ -61,6 +61,15 @@ def edm_weight(sde: SDE, t, sigma_data: float = 0.5):
     return targets.edm_loss_weight(s, sigma_data) / sde.alpha(t) ** 2
 
 
+def soft_min_snr_weight(sde: SDE, t, sigma_data: float = 0.5):
+    """w = 1 / (s^2 + sigma_data^2) at s = sigma / alpha, in x/alpha units (as edm_weight): a
+    smooth min(snr, gamma) with gamma = 1 / sigma_data^2 (HDiT's soft-min-SNR, Crowson et al.
+    2024, Sec. 3.4: gamma = 4 for sigma_data = 0.5). It is edm_weight times
+    (s sigma_data)^2 / (s^2 + sigma_data^2)^2, the factor k-diffusion applies to EDM's target."""
+    s = sde.sigma(t) / sde.alpha(t)
+    return 1 / ((s**2 + sigma_data**2) * sde.alpha(t) ** 2)
+
+
 def likelihood_weight(sde: SDE, t):
     """w = g(t)^2 alpha^2 / sigma^4: score matching weighted by g^2, which bounds the NLL
     (Song et al. 2021a, Thm. 1)."""
@@ -79,17 +88,25 @@ def native_weight(prediction: str):
 WEIGHTING = "a weighting(sde, t) such as losses.snr_weight or losses.min_snr(5.0)"
 
 
-def dsm(denoiser, x0, *cond, sde: SDE, weighting=snr_weight, t=None, eps=None, generator=None):
+def dsm(denoiser, x0, *cond, sde: SDE, weighting=snr_weight, t=None, eps=None, generator=None,
+        times=None):  # fmt: skip
     """Weighted denoising score matching loss, averaged over batch and dimensions.
 
-    t ~ U(1e-3, 1) and eps ~ N(0, I) are drawn with `generator` unless given (tests pass them).
-    `weighting(sde, t) -> (B,)`; use functools.partial for its options, e.g. min_snr(gamma=5).
+    t ~ U(1e-3, 1) (or times(sde, n, generator=generator): another training distribution, such
+    as schedules.sample_lognormal) and eps ~ N(0, I) are drawn with `generator` unless given
+    (tests pass them). `weighting(sde, t) -> (B,)`; use functools.partial for its options, e.g.
+    min_snr(gamma=5).
     """
     check_callable("denoiser", denoiser, "a denoiser(x, t) such as a targets.Denoiser")
     check_tensor("x0", x0, finite=False)
     check_instance("sde", sde, SDE, "VP()")
     check_signature("weighting", weighting, sde, None, expected=WEIGHTING)
     check_generator("generator", generator)
+    if times is not None:
+        check_callable("times", times, "a times(sde, n, generator=None) such as "
+                       "schedules.sample_lognormal")  # fmt: skip
+    if t is None and times is not None:
+        t = times(sde, len(x0), generator=generator).to(x0.device, x0.dtype)
     if t is None:
         t = schedules.sample_uniform(len(x0), generator=generator, device=x0.device, dtype=x0.dtype)
     t = as_time(t, x0)
@@ -145,13 +162,13 @@ def _check_conditions(cond: tuple, null: tuple) -> None:
                              f"({describe(c)}), got {describe(n)}")  # fmt: skip
 
 
-def cfg_dsm(
-    denoiser, x0, *cond, sde: SDE, null: tuple, p_uncond=0.1, weighting=v_weight, generator=None
-):
+def cfg_dsm(denoiser, x0, *cond, sde: SDE, null: tuple, p_uncond=0.1, weighting=v_weight,
+            generator=None, times=None):  # fmt: skip
     """dsm with classifier-free guidance's condition dropout: p_uncond of examples get `null`."""
     check_float("p_uncond", p_uncond, 0, 1)
     cond = drop_conditions(cond, null, p_uncond, generator)
-    return dsm(denoiser, x0, *cond, sde=sde, weighting=weighting, generator=generator)
+    return dsm(denoiser, x0, *cond, sde=sde, weighting=weighting, generator=generator,
+               times=times)  # fmt: skip
 
 
 def min_snr(gamma: float = 5.0):

@@ -6,6 +6,8 @@ ts[0] to ts[-1], so n steps use n + 1 times. Grids: uniform in t (DDPM/DDIM), Ka
 t through the process's closed-form inverse of lambda(t) = log(alpha^2 / sigma^2).
 """
 
+import math
+
 import torch
 from tqdm.auto import tqdm
 
@@ -149,3 +151,30 @@ def sample_lognormal(
     gen_device = device if check_generator("generator", generator) is None else generator.device
     z = torch.randn(n, generator=generator, device=gen_device, dtype=dtype).to(device)
     return sde.t_from_log_snr(-2 * (p_mean + p_std * z)).clamp(1e-5, 1)
+
+
+def sample_cosine_interpolated(
+    sde: SDE, n: int, image_d=32, noise_d_low=32, noise_d_high=None, sigma_data=0.5,
+    s_min=1e-3, s_max=1e3, generator=None,
+):  # fmt: skip
+    """Training times, stratified, whose log SNR follows simple diffusion's cosine schedule
+    shifted by 2 log(noise_d / image_d) (a larger image than noise_d gets noisier times), the
+    shift interpolated from noise_d_low at high SNR to noise_d_high (default image_d) at low SNR
+    (Hoogeboom et al. 2023; HDiT trains with it). At image_d = noise_d_low = noise_d_high it is
+    the plain cosine schedule, log SNR = -2 log tan(theta) with theta uniform over the s = sigma /
+    alpha range [s_min, s_max], in sigma_data units (k-diffusion's rand_cosine_interpolated)."""
+    check_instance("sde", sde, SDE, "VP()")
+    n, image_d = check_int("n", n, 1), check_float("image_d", image_d, 0, open_low=True)
+    noise_d_high = image_d if noise_d_high is None else noise_d_high
+    gen_device = None if check_generator("generator", generator) is None else generator.device
+    u = (torch.arange(n) + torch.rand(n, generator=generator, device=gen_device).cpu()) / n
+    u, lsnr_min = u.double(), -2 * math.log(s_max / sigma_data)
+
+    def shifted(noise_d):  # the cosine schedule from s_max to s_min, shifted by the resolution
+        shift = 2 * math.log(noise_d / image_d)
+        t_min = math.atan(math.exp(-0.5 * (-2 * math.log(s_min / sigma_data) - shift)))
+        t_max = math.atan(math.exp(-0.5 * (lsnr_min - shift)))
+        return -2 * torch.log(torch.tan(t_min + u * (t_max - t_min))) + shift
+
+    log_snr = torch.lerp(shifted(noise_d_low), shifted(noise_d_high), u)
+    return sde.t_from_log_snr((log_snr - 2 * math.log(sigma_data)).float()).clamp(1e-5, 1)

@@ -1,5 +1,7 @@
 """Time grids: endpoints, monotonicity, agreement with the formulas, clear errors."""
 
+import math
+
 import pytest
 import torch
 
@@ -71,3 +73,27 @@ def test_training_densities():
 def test_invalid_schedules_raise(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_cosine_interpolated_times_put_one_angle_in_each_stratum():
+    """At image_d = noise_d the log SNR is -2 log tan(theta), theta uniform: atan(s / sigma_data)
+    of the n times falls one in each of n equal strata of [atan(s_min / sd), atan(s_max / sd)]."""
+    ve, n, sd, s_min, s_max = processes.VE(sigma_min=0.01, sigma_max=100.0), 64, 0.5, 0.02, 50.0
+    g = torch.Generator().manual_seed(0)
+    t = schedules.sample_cosine_interpolated(ve, n, 32, 32, 32, sd, s_min, s_max, generator=g)
+    theta = torch.atan(ve.sigma(t).double() / sd)
+    lo, hi = torch.atan(torch.tensor(s_min / sd)), torch.atan(torch.tensor(s_max / sd))
+    stratum = ((theta - lo) / (hi - lo) * n).floor().long()
+    assert stratum.tolist() == list(range(n))
+
+
+def test_cosine_interpolated_times_are_noisier_for_a_smaller_noise_d():
+    """Shifted for image_d = 2 noise_d (simple diffusion: a larger image than the schedule's
+    base), log SNR is lower by 2 log 2, up to the truncation at s_min and s_max."""
+    vp, g = processes.VP(), lambda: torch.Generator().manual_seed(1)  # noqa: E731
+    same = schedules.sample_cosine_interpolated(vp, 256, 32, 32, 32, generator=g())
+    shifted = schedules.sample_cosine_interpolated(vp, 256, 32, 16, 16, generator=g())
+    inside = (same > 1e-3) & (shifted < 1)  # not clamped at either end
+    assert (shifted[inside] > same[inside]).all()
+    gap = vp.log_snr(shifted[inside]) - vp.log_snr(same[inside])
+    assert abs(gap.median().item() + 2 * math.log(2)) < 0.01

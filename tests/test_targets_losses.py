@@ -244,3 +244,25 @@ def test_edm_denoiser_at_t_zero_returns_x_not_nan():
         D = targets.EDMDenoiser(lambda x, c_noise: x * c_noise[:, None], sde, 0.5)
         x = torch.randn(8, 2)
         torch.testing.assert_close(D(x, 0.0), x / sde.alpha(torch.zeros(())))
+
+
+def test_soft_min_snr_is_a_smooth_min_and_edm_times_k_diffusions_factor():
+    ve, vp, t, sd = processes.VE(), processes.VP(), torch.linspace(0.05, 0.95, 19), 0.5
+    w, s = losses.soft_min_snr_weight(ve, t, sd), ve.sigma(t)
+    assert (w <= torch.minimum(losses.snr_weight(ve, t), torch.tensor(1 / sd**2))).all()
+    assert w[0] > 0.9 / sd**2 and w[-1] > 0.9 * losses.snr_weight(ve, t)[-1]  # the two limits
+    s = vp.sigma(t) / vp.alpha(t)
+    factor = (s * sd) ** 2 / (s**2 + sd**2) ** 2  # k-diffusion's, on EDM's preconditioned target
+    torch.testing.assert_close(losses.soft_min_snr_weight(vp, t), losses.edm_weight(vp, t) * factor)
+
+
+def test_dsm_draws_its_times_from_a_given_sampler():
+    vp, x0 = processes.VP(), torch.randn(4, 2)
+    fixed = lambda sde, n, generator=None: torch.full((n,), 0.3)  # noqa: E731
+    net = lambda x, t: 0.5 * x  # noqa: E731
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    a = losses.dsm(net, x0, sde=vp, times=fixed, generator=g())
+    b = losses.dsm(net, x0, sde=vp, t=torch.full((4,), 0.3), generator=g())
+    torch.testing.assert_close(a, b)
+    with pytest.raises(TypeError, match="times: expected a times"):
+        losses.dsm(net, x0, sde=vp, times="cosine")
