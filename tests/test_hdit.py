@@ -39,15 +39,19 @@ def test_rope_scores_depend_only_on_relative_position():
 
 
 def test_token_merge_and_split_are_exact_inverses_for_inverse_maps():
-    merge, split = TokenMerge(3, 12, patch=2), TokenSplit(12, 3, patch=2)
+    merge, split = TokenMerge(3, 12, patch=2), TokenSplit(12, 3, patch=2, with_skip=False)
     with torch.no_grad():
         merge.proj.weight.copy_(torch.eye(12))
         split.proj.weight.copy_(torch.eye(12))
     x = torch.randn(2, 6, 8, 3)
     assert merge(x).shape == (2, 3, 4, 12)
     torch.testing.assert_close(split(merge(x)), x)
+    skipped = TokenSplit(12, 3, patch=2)
+    skipped.proj.load_state_dict(split.proj.state_dict())
     skip = torch.randn(2, 6, 8, 3)  # lerp(skip, up, 0.5) at the start: their mean
-    torch.testing.assert_close(split(merge(x), skip), (x + skip) / 2)
+    torch.testing.assert_close(skipped(merge(x), skip), (x + skip) / 2)
+    with pytest.raises(ValueError, match="skip: expected a tensor"):
+        skipped(merge(x))
 
 
 def test_blocks_start_as_the_identity_and_models_at_zero():

@@ -34,18 +34,21 @@ class TokenMerge(nn.Module):
 
 
 class TokenSplit(nn.Module):
-    """(B, H, W, C) -> (B, pH, pW, out): a linear map to p x p tokens, then lerp(skip, x, f) with
-    a learnable f started at 0.5 (no skip: the tokens themselves)."""
+    """(B, H, W, C) -> (B, pH, pW, out): a linear map to p x p tokens, then (with_skip)
+    lerp(skip, x, f) with a learnable f started at 0.5."""
 
-    def __init__(self, in_dim: int, out_dim: int, patch: int = 2):
+    def __init__(self, in_dim: int, out_dim: int, patch: int = 2, with_skip: bool = True):
         super().__init__()
         self.patch = patch
         self.proj = nn.Linear(in_dim, out_dim * patch * patch, bias=False)
-        self.fac = nn.Parameter(torch.tensor(0.5))
+        self.fac = nn.Parameter(torch.tensor(0.5)) if with_skip else None
 
     def forward(self, x, skip=None):
         p = self.patch
         x = rearrange(self.proj(x), "b h w (p q c) -> b (h p) (w q) c", p=p, q=p)
+        if (skip is None) != (self.fac is None):
+            raise ValueError(f"skip: expected {'none' if self.fac is None else 'a tensor'} for a "
+                             f"TokenSplit made with with_skip={self.fac is not None}")  # fmt: skip
         return x if skip is None else torch.lerp(skip, x, self.fac.to(x.dtype))
 
 
@@ -98,7 +101,7 @@ class HDiT(nn.Module):
         )
         self.up = nn.ModuleList(blocks(lv) for lv in levels[:-1])
         self.norm_out = nn.RMSNorm(levels[0].width, eps=1e-6)
-        self.patch_out = TokenSplit(levels[0].width, in_channels, patch)
+        self.patch_out = TokenSplit(levels[0].width, in_channels, patch, with_skip=False)
         zero_init(self.patch_out.proj)  # the model starts at F = 0
         specs = [[lv.width, lv.depth, lv.kernel] for lv in levels]
         self.config = dict(in_channels=in_channels, levels=specs, patch=patch, head_dim=head_dim,
