@@ -149,6 +149,12 @@ def interleaved_ms(models: dict, *inputs, threads: int = 1, warmup: int = 3, rou
     return times
 
 
+def quartiles(times) -> tuple[float, float, float]:
+    """(25 %, median, 75 %) of timings (or of within-round ratios), by the inclusive method."""
+    q1, median, q3 = statistics.quantiles(times, n=4, method="inclusive")
+    return q1, median, q3
+
+
 def profile_row(name: str, model, *inputs, threads: int = 1, repeats: int = 10) -> dict:
     """One table row: name, parameters (millions), forward GFLOPs, median CPU ms, peak MiB."""
     return dict(

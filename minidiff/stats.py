@@ -113,3 +113,15 @@ def plateaued(values, window: int = 3) -> bool:
                          f"got {len(xs)}")  # fmt: skip
     before, last = xs[-2 * window : -window], xs[-window:]
     return difference(before, last).verdict == "not distinguishable"
+
+
+def log_log_slope(xs, ys) -> float:
+    """Least-squares slope of log(ys) on log(xs): the exponent a of ys ~ xs^a (a convergence
+    order, a cost's growth with size)."""
+    pairs = list(zip(_values("xs", xs), _values("ys", ys)))
+    if len(pairs) != len(xs) or len(pairs) != len(ys) or min(min(p) for p in pairs) <= 0:
+        raise ValueError(f"xs, ys: expected as many positive values each, got {describe(xs)} "
+                         f"and {describe(ys)}")  # fmt: skip
+    lx, ly = [math.log(x) for x, _ in pairs], [math.log(y) for _, y in pairs]
+    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
+    return sum((x - mx) * (y - my) for x, y in zip(lx, ly)) / sum((x - mx) ** 2 for x in lx)

@@ -83,3 +83,13 @@ def test_a_plateau_is_recognised_and_a_descent_is_not():
     assert stats.plateaued(decayed) and not stats.plateaued(descending)
     with pytest.raises(ValueError, match="^values:"):
         stats.plateaued(decayed[:5])
+
+
+def test_log_log_slope_recovers_a_power_law_and_refuses_non_positive_values():
+    xs = [1.0, 2.0, 4.0, 8.0]
+    assert stats.log_log_slope(xs, [3.0 * x**1.5 for x in xs]) == pytest.approx(1.5)
+    assert stats.log_log_slope(xs, [2.0 / x for x in xs]) == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="xs, ys: expected as many positive values"):
+        stats.log_log_slope(xs, [1.0, 0.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="xs, ys: expected as many positive values"):
+        stats.log_log_slope(xs, [1.0, 2.0])

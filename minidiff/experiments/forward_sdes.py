@@ -20,6 +20,7 @@ from scipy import stats
 
 from minidiff import report, samplers, sde
 from minidiff.data import toy2d
+from minidiff.stats import log_log_slope
 
 NAME = "forward_sdes"
 PROCESSES = {"VP": sde.VP(), "VE": sde.VE(), "sub-VP": sde.SubVP(), "flow": sde.Flow()}
@@ -163,9 +164,7 @@ def ou_weak_error(steps_list, n, theta=4.0, s=S_OU, T=1.0, seed=0):
 
 def order(rows, key):
     """Least-squares slope of log(error) against log(h): the convergence order."""
-    h = np.log([r["h"] for r in rows])
-    e = np.log([r[key] for r in rows])
-    return float(np.polyfit(h, e, 1)[0])
+    return log_log_slope([r["h"] for r in rows], [r[key] for r in rows])
 
 
 def run(fast: bool = False) -> dict:

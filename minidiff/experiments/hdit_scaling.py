@@ -14,12 +14,11 @@ python -m minidiff.experiments.hdit_scaling [--fast]
 """
 
 import math
-import statistics
 
 import torch
 from tqdm.auto import tqdm
 
-from minidiff import profile, report
+from minidiff import profile, report, stats
 from minidiff.nets.dit import DiT
 from minidiff.nets.hdit import HDiT, Level
 
@@ -68,9 +67,7 @@ def timed(sides, rounds: int) -> list[dict]:
         times = profile.interleaved_ms(models, x, c_noise, warmup=2, rounds=rounds)
         row = dict(side=side, pixels=side * side)
         for name, model in models.items():
-            q1, median, q3 = (
-                statistics.quantiles(times[name], n=4) if rounds > 1 else [times[name][0]] * 3
-            )
+            q1, median, q3 = profile.quartiles(times[name])
             row[f"{name}_ms"], row[f"{name}_ms_quartiles"] = median, f"{q1:.3g}–{q3:.3g}"
             row[f"{name}_peak_MB"] = profile.peak_memory_mb(model, x, c_noise)
         rows.append(row)
@@ -78,11 +75,9 @@ def timed(sides, rounds: int) -> list[dict]:
 
 
 def slope(rows: list[dict], key: str, sides=None) -> float:
-    """Least-squares slope of log(row[key]) on log(pixels), over `sides` (default: all rows)."""
-    pts = [(math.log(r["pixels"]), math.log(r[key])) for r in rows
-           if sides is None or sides[0] <= r["side"] <= sides[1]]  # fmt: skip
-    mx, my = statistics.fmean(p[0] for p in pts), statistics.fmean(p[1] for p in pts)
-    return sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
+    """stats.log_log_slope of row[key] on pixels, over rows with `sides` (default: all rows)."""
+    rows = [r for r in rows if sides is None or sides[0] <= r["side"] <= sides[1]]
+    return stats.log_log_slope([r["pixels"] for r in rows], [r[key] for r in rows])
 
 
 def run(fast: bool = False) -> dict:

@@ -14,13 +14,12 @@ Quality (mobile_quality): the models of recipes.mobile.runs, 3 training seeds ea
 python -m minidiff.experiments.mobile_unet [--fast]
 """
 
-import statistics
-
 import torch
 
 from minidiff import profile, report
 from minidiff.experiments import mobile_quality
 from minidiff.experiments import text_to_image as t2i_bench
+from minidiff.profile import quartiles  # (lesson 06 calls it as bench.quartiles)
 from minidiff.recipes import mobile
 from minidiff.recipes import shapes as shape_recipes
 
@@ -40,12 +39,6 @@ def unet_inputs(denoiser, captions):
     size = shape_recipes.SIZE
     x = torch.randn(len(ids), 3, size, size, generator=torch.Generator().manual_seed(0))
     return x, torch.full((len(ids),), 0.5), context, mask
-
-
-def quartiles(values) -> tuple[float, float, float]:
-    """(25 %, median, 75 %) of timings."""
-    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return q1, median, q3
 
 
 def speedup(times: dict, slow: str, fast: str) -> tuple[float, float, float]:

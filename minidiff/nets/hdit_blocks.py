@@ -20,10 +20,6 @@ from minidiff.nets.attention import neighbourhood_attention
 from minidiff.nets.layers import zero_init
 
 
-def rms_norm(x: torch.Tensor, scale: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    return x * torch.rsqrt(x.square().mean(-1, keepdim=True) + eps) * scale
-
-
 class AdaRMSNorm(nn.Module):
     """RMSNorm whose scale is 1 + Linear(condition), the linear map started at zero."""
 
@@ -33,7 +29,8 @@ class AdaRMSNorm(nn.Module):
 
     def forward(self, x, cond):  # x (B, ..., dim), cond (B, cond_dim)
         scale = 1 + self.linear(cond)
-        return rms_norm(x, scale.view(scale.shape[0], *[1] * (x.dim() - 2), -1))
+        normed = F.rms_norm(x, x.shape[-1:], eps=1e-6)
+        return normed * scale.view(scale.shape[0], *[1] * (x.dim() - 2), -1)
 
 
 def axial_positions(height: int, width: int) -> torch.Tensor:
