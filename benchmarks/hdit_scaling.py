@@ -1,4 +1,4 @@
-"""Lesson 09's benchmark (lesson to come): how HDiT's and a flat DiT's FLOPs, CPU latency and
+"""Lesson 09's cost benchmark: how HDiT's and a flat DiT's FLOPs, CPU latency and
 peak memory grow with the number of pixels.
 
 A command line only: the code is minidiff/experiments/hdit_scaling.py, installed with minidiff.

@@ -39,7 +39,7 @@ def test_rope_scores_depend_only_on_relative_position():
 
 
 def test_token_merge_and_split_are_exact_inverses_for_inverse_maps():
-    merge, split = TokenMerge(3, 12, patch=2), TokenSplit(12, 3, patch=2, with_skip=False)
+    merge, split = TokenMerge(3, 12, patch=2), TokenSplit(12, 3, patch=2, skip=None)
     with torch.no_grad():
         merge.proj.weight.copy_(torch.eye(12))
         split.proj.weight.copy_(torch.eye(12))
@@ -52,6 +52,12 @@ def test_token_merge_and_split_are_exact_inverses_for_inverse_maps():
     torch.testing.assert_close(skipped(merge(x), skip), (x + skip) / 2)
     with pytest.raises(ValueError, match="skip: expected a tensor"):
         skipped(merge(x))
+    added = TokenSplit(12, 3, patch=2, skip="add")  # the ablation's skip: a sum, no parameter
+    added.proj.load_state_dict(split.proj.state_dict())
+    torch.testing.assert_close(added(merge(x), skip), x + skip)
+    assert [name for name, _ in added.named_parameters()] == ["proj.weight"]
+    with pytest.raises(ValueError, match=r"skip: expected one of \('lerp', 'add', None\)"):
+        TokenSplit(12, 3, skip="concat")
 
 
 def test_blocks_start_as_the_identity_and_models_at_zero():

@@ -165,6 +165,27 @@ def test_edm_denoiser_and_weight():
     torch.testing.assert_close(loss, F_loss)
 
 
+def test_edm_denoiser_on_vp_works_in_x_over_alpha():
+    """On VP, D(x_t) = c_skip x~ + c_out F(c_in x~) with x~ = x_t / alpha and s = sigma / alpha
+    (lesson 09 trains HDiT so): the exact F-target for that x~ recovers x0."""
+    sde, sd = processes.VP(), 0.5
+    xt = sde.add_noise(X0, T, EPS)
+    alpha, s = sde.alpha(T)[:, None], (sde.sigma(T) / sde.alpha(T))[:, None]
+    x_tilde = xt / alpha
+    torch.testing.assert_close(x_tilde, X0 + s * EPS)  # x~ is VE's x at sigma = s
+    c_skip, c_out = sd**2 / (s**2 + sd**2), s * sd / (s**2 + sd**2).sqrt()
+    F_target = (X0 - c_skip * x_tilde) / c_out
+    seen = {}
+
+    def net(x, c_noise):
+        seen.update(x=x, c_noise=c_noise)
+        return F_target
+
+    torch.testing.assert_close(targets.EDMDenoiser(net, sde, sd)(xt, T), X0)
+    torch.testing.assert_close(seen["x"], x_tilde / (s**2 + sd**2).sqrt())
+    torch.testing.assert_close(seen["c_noise"], s[:, 0].log() / 4)
+
+
 def test_dsm_with_exact_denoiser_equals_irreducible_loss():
     """E||x0 - E[x0|x_t]||^2 = tr Cov[x0 | x_t] = tr(Sigma - alpha^2 Sigma C_t^-1 Sigma)."""
     sde, t, n = processes.VP(), 0.4, 100_000

@@ -16,5 +16,6 @@ prints the same tables and, last, one JSON line of figures.
 | mobile_unet | 06 efficient UNet |
 | latent_diffusion | 07 latent diffusion |
 | distillation (with distillation_seeds, its seed runs and claims) | 08 few-step distillation |
+| hdit_scaling (cost against resolution) and hdit_quality (training at equal FLOPs) | 09 HDiT |
 | fit_overhead | the training loop's cost (README): fit vs a bare AdamW loop, ops per step |
 """

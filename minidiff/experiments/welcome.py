@@ -206,6 +206,8 @@ def zoo_loads() -> dict:
                *d.ufogen_runs.values(), *d.ufogen_random_d_runs.values(), d.ring_ufogen,
                recipes.ring_v_teacher,
                recipes.latent_t2i, recipes.shapes_light_decoder, recipes.shapes_classifier],
+        "09": [recipes.shapes_classifier,
+               *(r for seeds in recipes.hdit.runs.values() for r in seeds)],
     }  # fmt: skip
 
 

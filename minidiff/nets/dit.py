@@ -26,7 +26,7 @@ class DiT(nn.Module):
         self.patch_in = TokenMerge(in_channels, width, patch)
         self.blocks = nn.ModuleList(Block(width, head_dim, width) for _ in range(depth))
         self.norm_out = nn.RMSNorm(width, eps=1e-6)
-        self.patch_out = TokenSplit(width, in_channels, patch, with_skip=False)
+        self.patch_out = TokenSplit(width, in_channels, patch, skip=None)
         zero_init(self.patch_out.proj)  # the model starts at F = 0
         self.config = dict(in_channels=in_channels, width=width, depth=depth, patch=patch,
                            head_dim=head_dim, num_classes=num_classes,

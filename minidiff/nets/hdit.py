@@ -19,6 +19,8 @@ from minidiff.checks import check_int
 from minidiff.nets.hdit_blocks import Block, MappingNetwork
 from minidiff.nets.layers import zero_init
 
+SKIPS = ("lerp", "add", None)  # how TokenSplit mixes in the skip
+
 
 class TokenMerge(nn.Module):
     """(B, H, W, C) -> (B, H/p, W/p, out): each p x p patch concatenated, then a linear map."""
@@ -34,22 +36,27 @@ class TokenMerge(nn.Module):
 
 
 class TokenSplit(nn.Module):
-    """(B, H, W, C) -> (B, pH, pW, out): a linear map to p x p tokens, then (with_skip)
-    lerp(skip, x, f) with a learnable f started at 0.5."""
+    """(B, H, W, C) -> (B, pH, pW, out): a linear map to p x p tokens, then mixed with the down
+    path's tokens by `skip`: "lerp", lerp(skip, x, f) with a learnable f started at 0.5 (HDiT's);
+    "add", skip + x (the ablation's); None, no skip (the output split)."""
 
-    def __init__(self, in_dim: int, out_dim: int, patch: int = 2, with_skip: bool = True):
+    def __init__(self, in_dim: int, out_dim: int, patch: int = 2, skip: str | None = "lerp"):
         super().__init__()
-        self.patch = patch
+        if skip not in SKIPS:
+            raise ValueError(f"skip: expected one of {SKIPS}, got {skip!r}")
+        self.patch, self.skip = patch, skip
         self.proj = nn.Linear(in_dim, out_dim * patch * patch, bias=False)
-        self.fac = nn.Parameter(torch.tensor(0.5)) if with_skip else None
+        self.fac = nn.Parameter(torch.tensor(0.5)) if skip == "lerp" else None
 
     def forward(self, x, skip=None):
         p = self.patch
         x = rearrange(self.proj(x), "b h w (p q c) -> b (h p) (w q) c", p=p, q=p)
-        if (skip is None) != (self.fac is None):
-            raise ValueError(f"skip: expected {'none' if self.fac is None else 'a tensor'} for a "
-                             f"TokenSplit made with with_skip={self.fac is not None}")  # fmt: skip
-        return x if skip is None else torch.lerp(skip, x, self.fac.to(x.dtype))
+        if (skip is None) != (self.skip is None):
+            raise ValueError(f"skip: expected {'none' if self.skip is None else 'a tensor'} for a "
+                             f"TokenSplit made with skip={self.skip!r}")  # fmt: skip
+        if skip is None:
+            return x
+        return torch.lerp(skip, x, self.fac.to(x.dtype)) if self.skip == "lerp" else skip + x
 
 
 def check_size(name: str, size: int, multiple: int) -> int:
@@ -79,7 +86,8 @@ class HDiT(nn.Module):
     TokenSplit back to pixels. net(x, c_noise, label=None) -> (B, C, H, W)."""
 
     def __init__(self, in_channels=3, levels=(Level(32, 1, 7), Level(64, 2)), patch=2,
-                 head_dim=16, num_classes=0, mapping_depth=1, backend=None):  # fmt: skip
+                 head_dim=16, num_classes=0, mapping_depth=1, backend=None,
+                 skip="lerp"):  # fmt: skip
         super().__init__()
         levels = tuple(Level(*lv) if isinstance(lv, (tuple, list)) else lv for lv in levels)
         cond = levels[-1].width
@@ -97,15 +105,16 @@ class HDiT(nn.Module):
         )
         self.middle = blocks(levels[-1])
         self.splits = nn.ModuleList(
-            TokenSplit(b.width, a.width) for a, b in zip(levels, levels[1:])
+            TokenSplit(b.width, a.width, skip=skip) for a, b in zip(levels, levels[1:])
         )
         self.up = nn.ModuleList(blocks(lv) for lv in levels[:-1])
         self.norm_out = nn.RMSNorm(levels[0].width, eps=1e-6)
-        self.patch_out = TokenSplit(levels[0].width, in_channels, patch, with_skip=False)
+        self.patch_out = TokenSplit(levels[0].width, in_channels, patch, skip=None)
         zero_init(self.patch_out.proj)  # the model starts at F = 0
         specs = [[lv.width, lv.depth, lv.kernel] for lv in levels]
         self.config = dict(in_channels=in_channels, levels=specs, patch=patch, head_dim=head_dim,
-                           num_classes=num_classes, mapping_depth=mapping_depth)  # fmt: skip
+                           num_classes=num_classes, mapping_depth=mapping_depth,
+                           skip=skip)  # fmt: skip
 
     def forward(self, x, c_noise, label=None):
         multiple = self.patch * 2 ** (len(self.levels) - 1)

@@ -6,10 +6,11 @@ toy.py: lesson 03's seed runs (ring_seeds) and lesson 08's ring teachers; digits
 shapes.py: lesson 05 onwards;
 mobile.py: lesson 06's UNet ablation; latent.py: lesson 07's autoencoders, latent model and its
 seeds against pixel space (space_runs); curves.py: a run that keeps its learning curve (06, 07);
-distill.py: lesson 08's progressive distillation rounds and UFOGen runs.
+distill.py: lesson 08's progressive distillation rounds and UFOGen runs; hdit.py: lesson 09's
+HDiT, DiT and UNet at equal training FLOPs and HDiT's ablations.
 """
 
-from . import distill, latent, mobile
+from . import distill, hdit, latent, mobile
 from .digits import ClassConditional, digits_classifier, digits_unet
 from .latent import latent_t2i, shapes_autoencoder, shapes_light_decoder
 from .shapes import shapes_classifier, shapes_t2i, t2i, text_encoders
@@ -34,9 +35,11 @@ ALL = [
     *(r for runs in distill.pd_runs.values() for r in runs.values()),
     *distill.ufogen_runs.values(),
     *distill.ufogen_random_d_runs.values(),
+    *(r for seeds in hdit.runs.values() for r in seeds),
 ]
 __all__ = [
-    "ALL", "ClassConditional", "digits_classifier", "digits_unet", "distill", "latent", "mobile",
+    "ALL", "ClassConditional", "digits_classifier", "digits_unet", "distill", "hdit", "latent",
+    "mobile",
     "latent_t2i", "ring_seeds", "ring_teacher", "ring_v_teacher", "shapes_autoencoder",
     "shapes_classifier", "shapes_light_decoder", "shapes_t2i", "t2i", "text_encoders",
 ]  # fmt: skip
