@@ -97,3 +97,6 @@ def test_claims_follow_the_seeds():
     worse = dict(good, dit=2.0, hdit_add=3.0)
     assert verdicts(made_up(worse)) == [False, False, True, True]
     assert verdicts(made_up(good, flat=False))[3] is False
+    at_chance = made_up(good)
+    at_chance["unet"] = [dict(r, curve=[c / 10 for c in r["curve"]]) for r in at_chance["unet"]]
+    assert verdicts(at_chance)[3] is False  # flat, but at chance: not converged

@@ -64,3 +64,10 @@ def test_the_counted_table_is_consistent():
         > rows[1]["HDiT_GFLOPs"] / rows[0]["HDiT_GFLOPs"]
     )
     assert rows[0]["DiT_params_k"] == pytest.approx(rows[0]["HDiT_params_k"], rel=0.1)  # matched
+
+
+def test_the_fast_run_fits_every_slope():
+    figures = bench.run(fast=True)["figures"]
+    slopes = [*figures["flops_slope"].values(), *figures["ms_slope"].values(),
+              *figures["peak_slope"].values()]  # fmt: skip
+    assert all(0 < s < 3 for s in slopes)

@@ -18,10 +18,12 @@ from tqdm.auto import tqdm
 
 from minidiff import fd, profile, recipes, report, stats, zoo
 from minidiff.data import shapes
+from minidiff.experiments.mobile_quality import WINDOW, converged, values  # lesson 06's rule
 from minidiff.nets import classifier
 from minidiff.recipes import hdit
 
 NAME = "hdit_quality"
+CHANCE = 100 / hdit.CLASSES  # % of samples right by guessing the class
 CFG = {False: dict(n=200, nfe=10), True: dict(n=16, nfe=2)}
 LABELS = {
     "hdit": "HDiT",
@@ -30,16 +32,22 @@ LABELS = {
     "hdit_add": "HDiT, additive skips",
     "hdit_uniform": "HDiT, uniform weighting",
 }
-WINDOW = 3  # learning-curve points compared by stats.plateaued (of hdit.POINTS)
 
 
 def quality(denoiser, judge_net, data: shapes.Shapes, nfe: int) -> dict:
-    """Condition accuracy (%) and FD of CFG samples of data's classes against data's images."""
+    """Condition accuracy (%; and the % of right shapes and of right colours) and FD of CFG
+    samples of data's classes against data's images."""
     images = hdit.sample(denoiser, hdit.labels(data), nfe)
+    small = F.avg_pool2d(images, 2)  # the judge's 16 x 16, as hdit.right reads it
+    read = classifier.predict(judge_net, small)
+    shape, colour = (read[k] == data.labels[k] for k in ("shape", "colour"))
     real = classifier.features(judge_net, F.avg_pool2d(data.images, 2))
+    pct = lambda right: 100 * right.double().mean().item()  # noqa: E731
     return dict(
-        accuracy_pct=100 * hdit.right(judge_net, images, data).double().mean().item(),
-        fd=fd.fd(classifier.features(judge_net, F.avg_pool2d(images, 2)), real),
+        accuracy_pct=pct(shape & colour),
+        shape_pct=pct(shape),
+        colour_pct=pct(colour),
+        fd=fd.fd(classifier.features(judge_net, small), real),
     )
 
 
@@ -67,17 +75,9 @@ def step_flops() -> dict[str, float]:
     return out
 
 
-def values(raw: dict, name: str, key: str) -> list[float]:
-    return [r[key] for r in raw[name]]
-
-
-def converged(raw: dict, name: str) -> list[bool]:
-    """Per seed: has the run's learning curve plateaued (stats.plateaued)?"""
-    return [stats.plateaued(r["curve"], WINDOW) for r in raw[name]]
-
-
 def table(raw: dict, flops: dict) -> list[dict]:
-    """Per model: parameters, training steps and TFLOPs, accuracy and FD over seeds, converged."""
+    """Per model: parameters, training steps and TFLOPs, accuracy and FD over seeds, and how
+    many of its learning curves are flat and how many are still near chance."""
     rows = []
     for name in hdit.NAMES:
         steps = raw[name][0]["steps"][-1]
@@ -85,8 +85,11 @@ def table(raw: dict, flops: dict) -> list[dict]:
         rows.append(dict(model=LABELS[name], params_k=params / 1e3, steps=steps,
                          train_TFLOPs=steps * flops[name] / 1e12,
                          accuracy_pct=stats.cell(values(raw, name, "accuracy_pct")),
+                         shape_pct=stats.cell(values(raw, name, "shape_pct")),
+                         colour_pct=stats.cell(values(raw, name, "colour_pct")),
                          fd=stats.cell(values(raw, name, "fd")),
-                         flat_curves=f"{sum(converged(raw, name))}/{len(raw[name])}"))  # fmt: skip
+                         flat_curves=f"{sum(converged(raw, name))}/{len(raw[name])}",
+                         at_chance=f"{sum(at_chance(raw, name))}/{len(raw[name])}"))  # fmt: skip
     return rows
 
 
@@ -101,11 +104,18 @@ def comparisons(raw: dict) -> dict:
     return out
 
 
+def at_chance(raw: dict, name: str) -> list[bool]:
+    """Per seed: is its curve still near chance (the mean of its last WINDOW points below twice
+    CHANCE)? Such a curve is flat because the model has not begun to follow its labels."""
+    return [sum(r["curve"][-WINDOW:]) / WINDOW < 2 * CHANCE for r in raw[name]]
+
+
 def claims(raw: dict) -> list[dict]:
     """HDiT's FD at most the DiT's at equal training FLOPs; lerp skips at least as good as
-    additive ones, soft-min-SNR better than uniform weighting; every run converged."""
+    additive ones, soft-min-SNR better than uniform weighting; every run converged above chance."""
     c, seeds = comparisons(raw), f"{hdit.RUN_SEEDS} training seeds each"
     flat = sum(sum(converged(raw, name)) for name in hdit.NAMES)
+    chance = sum(sum(at_chance(raw, name)) for name in hdit.NAMES)
     runs = sum(len(raw[name]) for name in hdit.NAMES)
     at_most = "HDiT minus the other: lower, or not distinguishable"
     return [
@@ -118,9 +128,11 @@ def claims(raw: dict) -> list[dict]:
         report.claim("Soft-min-SNR weighting beats uniform weighting (FD)",
                      c["hdit_uniform", "fd"].beyond(-1), "FD distinguishably lower (paired)",
                      soft_minus_uniform=str(c["hdit_uniform", "fd"])),
-        report.claim("Every run's learning curve has flattened", flat == runs,
-                     f"the last {WINDOW} points not distinguishable from the {WINDOW} before",
-                     flat=f"{flat}/{runs}"),
+        report.claim("Every run's learning curve has flattened, above chance",
+                     flat == runs and chance == 0,
+                     f"the last {WINDOW} points not distinguishable from the {WINDOW} before, and "
+                     f"their mean above twice chance ({2 * CHANCE:.3g} %)",
+                     flat=f"{flat}/{runs}", at_chance=f"{chance}/{runs}"),
     ]  # fmt: skip
 
 

@@ -27,7 +27,7 @@ PATCH, INNER, KERNEL = 2, 8, 7
 LOCAL, GLOBAL = dict(width=32, depth=1), dict(width=64, depth=2)  # HDiT's levels
 DIT = dict(width=64, depth=3)  # about HDiT's parameters at 32 x 32
 COUNTED = (16, 32, 64, 128, 256, 512)
-TIMED = {False: (16, 32, 64, 128), True: (16, 32)}
+TIMED = {False: (16, 32, 64, 128), True: (16, 32, 64)}  # a slope from 32 needs two sides
 ROUNDS = {False: 10, True: 2}
 SLOPE_SIDES = (32, 256)  # the claims' range of sides for the FLOP slopes
 

@@ -184,7 +184,7 @@ LESSON_SECONDS = {
     "00 welcome": 22, "01 forward SDEs": 34, "02 scores and time reversal": 54,
     "03 score matching and likelihood": 56, "04 images": 152, "05 text to image": 164,
     "06 MobileDiffusion I: efficient UNet": 146, "07 MobileDiffusion II: latent diffusion": 22,
-    "08 MobileDiffusion III: 8 steps and 1 step": 105,
+    "08 MobileDiffusion III: 8 steps and 1 step": 105, "09 HDiT: hourglass transformer": 99,
 }  # fmt: skip
 
 

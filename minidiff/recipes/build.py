@@ -37,6 +37,12 @@ RECORDED = {
         "pd_8_seed2": 118, "pd_4_seed2": 138, "pd_2_seed2": 115, "pd_1_seed2": 125,
         "ufogen_seed1": 685, "ufogen_seed2": 750,
         "ufogen_random_d_seed1": 736, "ufogen_random_d_seed2": 724,
+        # lesson 09's runs (two trainings sharing an otherwise quiet machine)
+        **dict(zip((f"hdit_study_hdit_seed{i}" for i in range(3)), (341, 398, 330))),
+        **dict(zip((f"hdit_study_dit_seed{i}" for i in range(3)), (303, 365, 313))),
+        **dict(zip((f"hdit_study_unet_seed{i}" for i in range(3)), (232, 248, 232))),
+        **dict(zip((f"hdit_study_hdit_add_seed{i}" for i in range(3)), (326, 351, 328))),
+        **dict(zip((f"hdit_study_hdit_uniform_seed{i}" for i in range(3)), (341, 312, 322))),
     },
     # an H200 (issue 11's measurement, before fit lost its per-step host overhead)
     "cuda": {"ring_teacher": 24.5, "digits_unet": 37.6},
