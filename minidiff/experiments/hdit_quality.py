@@ -52,7 +52,8 @@ def quality(denoiser, judge_net, data: shapes.Shapes, nfe: int) -> dict:
 
 
 def measure(fast: bool) -> dict[str, list[dict]]:
-    """{name: [per seed: accuracy_pct, fd, and the learning curve (steps, curve)]}."""
+    """{name: [per seed: quality() (accuracy_pct, shape_pct, colour_pct, fd) and the learning
+    curve (steps, curve)]}."""
     judge_net = zoo.load(recipes.shapes_classifier, fast=fast)
     data = shapes.generate(CFG[fast]["n"], hdit.SIZE, seed=hdit.SEEDS["test"], max_objects=1)
     out = {name: [] for name in hdit.NAMES}
