@@ -12,6 +12,7 @@ fit() is DDPM's loop (Ho et al. 2020, Alg. 1) with AdamW and an EMA of the weigh
 * Under torchrun the ranks split each minibatch and average gradients (distributed.py).
 """
 
+import functools
 import hashlib
 import os
 import time
@@ -69,7 +70,7 @@ def _as_tuple(data, name: str) -> tuple:
 
 
 def _check_fit_args(model, loss_fn, steps, batch_size, lr, ema_decay, log_every, checkpoint,
-                    generator):  # fmt: skip
+                    generator, sampler=None):  # fmt: skip
     """The arguments of fit, checked; the generator to use (a fresh one seeded from the global
     RNG if None, so that torch.manual_seed makes runs repeatable)."""
     checks.check_instance("model", model, nn.Module, "an MLP(...)")
@@ -80,6 +81,8 @@ def _check_fit_args(model, loss_fn, steps, batch_size, lr, ema_decay, log_every,
     checks.check_float("ema_decay", ema_decay, 0, 1, open_high=True)
     if checkpoint is not None:
         file_path("checkpoint", checkpoint)
+    if sampler is not None:
+        checks.check_callable("sampler", sampler, "a sampler(n, batch_size, generator) -> indices")
     if checks.check_generator("generator", generator, "cpu") is None:
         generator = torch.Generator().manual_seed(int(torch.randint(2**62, ())))
     return steps, batch_size, generator
@@ -137,10 +140,10 @@ def _checked_loss(loss, grad: bool = True):
     return loss
 
 
-def _train_step(model, loss_fn, data, batch_size, optimizer, ema, generator, step):
-    """One AdamW step on a random minibatch (indices drawn on the CPU; under torchrun each rank
-    takes its share), then the EMA update; returns the loss without a host sync."""
-    idx = torch.randint(len(data[0]), (batch_size,), generator=generator)
+def _train_step(model, loss_fn, data, draw, optimizer, ema, generator, step):
+    """One AdamW step on the minibatch draw(generator) indexes (drawn on the CPU; under torchrun
+    each rank takes its share), then the EMA update; returns the loss without a host sync."""
+    idx = draw(generator)
     idx, noise_generator = distributed.shard(idx, generator, step)
     idx = idx.to(data[0].device, non_blocking=True)
     loss = _checked_loss(loss_fn(model, *[d[idx] for d in data], generator=noise_generator))
@@ -153,8 +156,9 @@ def _train_step(model, loss_fn, data, batch_size, optimizer, ema, generator, ste
     return loss
 
 
-def _log(history: History, losses: list, last_step: int, bar) -> None:
-    """Read the pending losses back (one sync); stop at the first non-finite one."""
+def _log(history: History, losses: list, last_step: int, bar) -> list:
+    """Read the pending losses back (one sync); stop at the first non-finite one; [] (the
+    pending losses from now on)."""
     values = torch.stack(losses).float().cpu().tolist()
     first = last_step - len(values) + 1
     for step, value in enumerate(values, first):
@@ -164,6 +168,12 @@ def _log(history: History, losses: list, last_step: int, bar) -> None:
     history.steps += range(first, last_step + 1)
     history.loss += values
     bar.set_postfix(loss=f"{values[-1]:.4g}", refresh=False)
+    return []
+
+
+def uniform_sampler(n: int, batch_size: int, generator) -> torch.Tensor:
+    """fit's default minibatch: batch_size indices into n examples, uniform with replacement."""
+    return torch.randint(n, (batch_size,), generator=generator)
 
 
 @torch.no_grad()
@@ -197,15 +207,17 @@ def _resume(checkpoint, model, state: dict, run: dict, steps: int, given: bool) 
 
 
 def fit(model, loss_fn, data, *, steps, batch_size=256, lr=1e-3, ema_decay=0.999, val_data=None,
-        checkpoint=None, generator=None, progress=None, log_every=100, compile=False):  # fmt: skip
+        checkpoint=None, generator=None, progress=None, log_every=100, compile=False,
+        sampler=None):  # fmt: skip
     """Train `model` by AdamW on random minibatches of `data` (a tensor or tuple of tensors, moved
-    once to the model's device), with loss_fn(model, *batch, generator=generator) -> scalar. Every
-    `log_every` steps and at the end: the non-finite check, the EMA model's loss on `val_data`,
+    once to the model's device; sampler(n, batch_size, generator) -> indices draws them, default
+    uniform_sampler), with loss_fn(model, *batch, generator=generator) -> scalar. Every `log_every`
+    steps and at the end: the non-finite check, the EMA model's loss on `val_data`,
     and a save to `checkpoint` (a path; default: see checkpoint.checkpoints_in), resumed if present
     and made with the same lr, batch_size, ema_decay and data (else CheckpointError). compile=True:
     through torch.compile (off by default: it pays only for long GPU runs, after a long compile)."""
     args = _check_fit_args(model, loss_fn, steps, batch_size, lr, ema_decay, log_every, checkpoint,
-                           generator)  # fmt: skip
+                           generator, sampler)  # fmt: skip
     (steps, batch_size, generator), rank = args, distributed.setup(model, batch_size)
     data, optimizer, ema = _as_tuple(data, "data"), _adamw(model, lr), EMA(model, ema_decay)
     checks.check_signature("loss_fn", loss_fn, model, *data, generator=None, expected=LOSS_FN)
@@ -213,22 +225,20 @@ def fit(model, loss_fn, data, *, steps, batch_size=256, lr=1e-3, ema_decay=0.999
     given, checkpoint = checkpoint is not None, checkpoint or next_checkpoint()
     run = None if checkpoint is None else _run_record(lr, batch_size, ema_decay, data)
     state = dict(ema=ema, optimizer=optimizer, generator=generator)  # what a checkpoint restores
-    history, start, t0 = History(ema=ema), 0, time.perf_counter()
+    history, start, t0, losses = History(ema=ema), 0, time.perf_counter(), []
     if checkpoint is not None and os.path.exists(checkpoint):
         start = _resume(checkpoint, model, state, run, steps, given)
-    data = tuple(d.to(device_of(model)) for d in data)
+    data, sampler = tuple(d.to(device_of(model)) for d in data), sampler or uniform_sampler
+    draw = functools.partial(sampler, len(data[0]), batch_size)
     forward = torch.compile(model) if compile else model  # the same parameters either way
     steps_left = range(start + 1, steps + 1)
     bar = tqdm(steps_left, initial=start, total=steps, disable=not progress or rank != 0)
-    losses = []
     for step in bar:
         model.train()
-        loss = _train_step(forward, loss_fn, data, batch_size, optimizer, ema, generator, step)
-        losses.append(loss)
+        losses.append(_train_step(forward, loss_fn, data, draw, optimizer, ema, generator, step))
         if step % log_every and step != steps:
             continue
-        _log(history, losses, step, bar)
-        losses = []
+        losses = _log(history, losses, step, bar)
         if val_data is not None:
             history.val_steps.append(step)
             history.val_loss.append(evaluate(ema.model, loss_fn, val_data, batch_size))
