@@ -13,7 +13,8 @@ x into tile x tile windows, denoises them in one batch, and fuses the prediction
   weights where the windows clamped to the border overlap; the pixels no window covers (above and
   left of the shifted grid) reuse the previous call's noise prediction ("noise reference").
 Fusing x0_hat is fusing the noise prediction: at a fixed x_t they are affine in each other.
-`evaluations` counts tile evaluations (windows times images), the cost a tiled sampler pays.
+`evaluations` counts tile evaluations (windows times images), the cost a tiled sampler pays;
+`seam_score` measures how much the windows' borders show in the result.
 """
 
 import torch
@@ -82,6 +83,16 @@ class Tiled(nn.Module):
         cols = window_starts(width, self.tile, self.stride, dx)
         return [(top, left) for top in rows for left in cols]
 
+    def boundaries(self, height: int, width: int, calls: int = 1) -> tuple[set, set]:
+        """(rows, columns) where a window edge lies inside the canvas at any of the first `calls`
+        calls: r means between pixel rows r - 1 and r (and likewise for columns)."""
+        rows, cols = set(), set()
+        for call in range(calls):
+            for top, left in self.windows(height, width, call):
+                rows |= {top, top + self.tile} - {0, height}
+                cols |= {left, left + self.tile} - {0, width}
+        return rows, cols
+
     def forward(self, x, t, *cond):
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(len(x))
         new = self._last_t is None or bool(t.max() > self._last_t) or self._eps is None
@@ -125,3 +136,19 @@ def fstd(denoiser, tile: int, offsets=None) -> Tiled:
                          "FSTD's noise reference converts between x0 and the noise")  # fmt: skip
     offsets = fstd_offsets(tile) if offsets is None else offsets
     return Tiled(denoiser, tile, tile, offsets, gaussian_weights(tile), reuse=True)
+
+
+def seam_score(images: torch.Tensor, rows, cols) -> float:
+    """Mean |difference| between neighbouring pixels across the given boundaries (rows r: between
+    rows r - 1 and r; columns likewise) over the mean |difference| across every other pair of
+    neighbours: 1 for a seamless image, above 1 where the boundaries show."""
+    dy = (images[..., 1:, :] - images[..., :-1, :]).abs()  # dy[..., r - 1, :]: rows r - 1 and r
+    dx = (images[..., :, 1:] - images[..., :, :-1]).abs()
+    on_y = torch.zeros(dy.shape[-2], dtype=torch.bool)
+    on_x = torch.zeros(dx.shape[-1], dtype=torch.bool)
+    on_y[[r - 1 for r in rows]], on_x[[c - 1 for c in cols]] = True, True
+    if not (on_y.any() or on_x.any()):
+        raise ValueError("rows, cols: expected at least one boundary inside the image")
+    seam = torch.cat([dy[..., on_y, :].flatten(), dx[..., on_x].flatten()])
+    rest = torch.cat([dy[..., ~on_y, :].flatten(), dx[..., ~on_x].flatten()])
+    return (seam.mean() / rest.mean()).item()

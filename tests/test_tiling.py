@@ -129,3 +129,22 @@ def test_bad_sizes_are_refused_with_what_would_work():
         tiling.fstd(Pixelwise(), 8, offsets=[(4, 4), (0, 0)])
     with pytest.raises(ValueError, match="sde"):
         tiling.fstd(lambda x, t: x, 8)
+
+
+def test_boundaries_are_the_window_edges_inside_the_canvas():
+    w = wrappers()
+    assert w["naive"].boundaries(16, 40) == ({8}, {8, 16, 24, 32})  # the last column starts at 32
+    rows, cols = w["fstd"].boundaries(16, 16, calls=2)  # offsets (0, 0) then (4, 4)
+    assert rows == cols == {4, 8, 12}
+
+
+def test_seam_score_is_one_without_seams_and_grows_with_them():
+    g = torch.Generator().manual_seed(0)
+    smooth = torch.randn(4, 3, 32, 64, generator=g)
+    assert tiling.seam_score(smooth, {16}, {16, 32, 48}) == pytest.approx(1.0, abs=0.05)
+    seamed = smooth.clone()
+    seamed[..., :, 32:] += 3.0  # a step across column 32
+    assert tiling.seam_score(seamed, set(), {32}) > 2
+    assert tiling.seam_score(seamed, set(), {16}) == pytest.approx(1.0, abs=0.05)
+    with pytest.raises(ValueError, match="at least one boundary"):
+        tiling.seam_score(smooth, set(), set())
