@@ -139,16 +139,21 @@ def fstd(denoiser, tile: int, offsets=None) -> Tiled:
 
 
 def seam_score(images: torch.Tensor, rows, cols) -> float:
-    """Mean |difference| between neighbouring pixels across the given boundaries (rows r: between
-    rows r - 1 and r; columns likewise) over the mean |difference| across every other pair of
-    neighbours: 1 for a seamless image, above 1 where the boundaries show."""
-    dy = (images[..., 1:, :] - images[..., :-1, :]).abs()  # dy[..., r - 1, :]: rows r - 1 and r
-    dx = (images[..., :, 1:] - images[..., :, :-1]).abs()
-    on_y = torch.zeros(dy.shape[-2], dtype=torch.bool)
-    on_x = torch.zeros(dx.shape[-1], dtype=torch.bool)
-    on_y[[r - 1 for r in rows]], on_x[[c - 1 for c in cols]] = True, True
-    if not (on_y.any() or on_x.any()):
+    """How much the given boundaries show: the |difference| between neighbouring pixels summed
+    across them (rows r: between rows r - 1 and r; columns likewise), over what the pairs of the
+    same direction elsewhere in the images would give (their mean |difference| times as many
+    pairs). 1 for an image whose boundaries look like anywhere else; above 1 where they show."""
+    seam = expected = 0.0
+    for axis, lines in ((-2, rows), (-1, cols)):
+        diff = images.diff(dim=axis).abs().movedim(axis, 0)  # diff[r - 1]: across boundary r
+        on = torch.zeros(len(diff), dtype=torch.bool)
+        on[[r - 1 for r in lines]] = True
+        if on.all():
+            raise ValueError(f"rows, cols: expected pairs of neighbours off the boundaries too, "
+                             f"got a boundary between every pair along axis {axis}")  # fmt: skip
+        if on.any():
+            seam += diff[on].sum().item()
+            expected += diff[~on].mean().item() * diff[on].numel()
+    if not expected:
         raise ValueError("rows, cols: expected at least one boundary inside the image")
-    seam = torch.cat([dy[..., on_y, :].flatten(), dx[..., on_x].flatten()])
-    rest = torch.cat([dy[..., ~on_y, :].flatten(), dx[..., ~on_x].flatten()])
-    return (seam.mean() / rest.mean()).item()
+    return seam / expected

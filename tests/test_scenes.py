@@ -39,13 +39,15 @@ def test_the_detector_sees_duplicated_and_cut_suns():
 
 def test_objects_grow_with_the_width_and_no_border_cuts_one():
     ground = [scenes.SEGMENTS.index(k) for k in ("tree", "house")]
-    for width in (32, 64, 128):
-        seg = scenes.generate(8, 32, width, seed=3).segments
+    mean_count = {}
+    for width in (32, 128):
+        seg = scenes.generate(20, 32, width, seed=3).segments
         on_object = (seg[..., None] == torch.tensor(ground)).any(-1)
         assert not on_object[..., 0].any() and not on_object[..., -1].any()
         columns = on_object.any(1).float()  # (N, W): columns with an object
-        runs = (columns[:, 1:] > columns[:, :-1]).sum(1) + columns[:, 0]
-        assert (runs == round(width / (scenes.OBJECT_SPACING * 32))).all()  # one per slot
+        runs = (columns[:, 1:] > columns[:, :-1]).sum(1) + columns[:, 0]  # objects never touch
+        mean_count[width] = runs.double().mean().item()
+    assert mean_count[128] > 3 * mean_count[32] > 0
 
 
 def test_crops_are_windows_of_the_canvases():

@@ -148,3 +148,9 @@ def test_seam_score_is_one_without_seams_and_grows_with_them():
     assert tiling.seam_score(seamed, set(), {16}) == pytest.approx(1.0, abs=0.05)
     with pytest.raises(ValueError, match="at least one boundary"):
         tiling.seam_score(smooth, set(), set())
+    with pytest.raises(ValueError, match="off the boundaries too"):
+        tiling.seam_score(smooth[..., :2], set(), {1})
+    # a sky: steep from top to bottom, flat from left to right; column boundaries are compared
+    # with the other columns only, so the vertical gradient does not count against them
+    sky = torch.linspace(-1, 1, 32)[:, None].expand(32, 64) + 0.01 * smooth[0, 0]
+    assert tiling.seam_score(sky[None, None], set(), {16, 32, 48}) == pytest.approx(1.0, abs=0.1)

@@ -6,7 +6,8 @@ composition can be checked on any image: a scene has exactly one sun, whole (no 
 `sun_components` finds the suns of a generated image without the segment map. Notable choices:
 * Lengths are fractions of the height (the sun's radius, the objects' sizes), so a wider canvas
   shows more of a scene, not a stretched one; the number of ground objects grows with the width
-  (one per OBJECT_SPACING heights), each in its own slot, so no border cuts an object either.
+  (one per OBJECT_SPACING heights on average, at random gaps, so that no grid of tiles lines up
+  with them), and no border cuts an object either.
 * Rendered at SUPERSAMPLE x the resolution and average-pooled (anti-aliasing), as data.shapes;
   the segment map is read at the pixel centres.
 """
@@ -30,7 +31,8 @@ HORIZON = (0.60, 0.70)  # the horizon's row, as a fraction of the height
 BASE = 0.05  # objects stand this far (of the height) below the horizon
 SUN_RADIUS = (0.07, 0.10)  # of the height; with the sizes below a sun fits above every object
 OBJECT_HEIGHT = {"tree": (0.20, 0.30), "house": (0.15, 0.22)}  # of the height
-OBJECT_SPACING = 1.0  # heights of canvas per ground object
+OBJECT_SPACING = 1.0  # heights of canvas per ground object, on average
+MARGIN = 0.15  # of the height: objects' centres stay this far from the border
 SUPERSAMPLE = 2
 SUN_TOLERANCE = 0.25  # RGB distance (in [0, 1]) under which sun_components counts a pixel as sun
 
@@ -53,14 +55,15 @@ def _uniform(low_high, generator) -> float:
 def _layout(height: int, width: int, generator) -> dict:
     """One scene's random layout, in pixels: horizon row, objects (kind, x, height) standing on
     it, and the sun (x, y, r) above the tallest of them, so that nothing hides any of it."""
-    horizon = height * _uniform(HORIZON, generator)
-    slots = max(1, round(width / (OBJECT_SPACING * height)))
-    objects = []
-    for i in range(slots):  # one object in the middle 60 % of each slot: never cut, never touching
+    horizon, spacing = height * _uniform(HORIZON, generator), OBJECT_SPACING * height
+    margin = MARGIN * height  # more than any object's half-width: no border cuts an object
+    x, objects = margin + spacing * _uniform((0, 1), generator), []
+    while x <= width - margin:  # gaps of 0.7 to 1.3 spacings: objects never touch
         kind = ("tree", "house")[int(torch.randint(2, (), generator=generator))]
-        x = width * (i + _uniform((0.2, 0.8), generator)) / slots
         objects.append((kind, x, height * _uniform(OBJECT_HEIGHT[kind], generator)))
-    top = horizon + BASE * height - max(h for _, _, h in objects)  # the tallest object's top row
+        x += spacing * _uniform((0.7, 1.3), generator)
+    tallest = max((h for _, _, h in objects), default=0.0)
+    top = horizon + BASE * height - tallest  # the tallest object's top row
     r = height * _uniform(SUN_RADIUS, generator)
     sun = (_uniform((r + 1, width - r - 1), generator), _uniform((r + 1, top - r - 1), generator))
     return dict(horizon=horizon, sun=(*sun, r), objects=objects)
