@@ -1,7 +1,9 @@
 """Tiled denoising (lesson 10): canvases of any size from a denoiser trained on small tiles.
 
 Each wrapper is a denoiser(x, t, *cond) -> x0_hat like the one it wraps, so every sampler drives
-it unchanged (put samplers.cfg around it: the conditions are repeated for every tile). A call cuts
+it unchanged (put samplers.cfg around it). A condition shaped like x (a super-resolution model's
+upsampled low-resolution image) is cut into the same windows; any other is repeated for every
+window. A call cuts
 x into tile x tile windows, denoises them in one batch, and fuses the predictions per pixel:
 * naive: a grid of non-overlapping windows (the last row and column shifted inward to end at the
   border); each pixel takes its window's prediction, so neighbouring windows that disagree leave
@@ -48,6 +50,11 @@ def fstd_offsets(tile: int) -> list[tuple[int, int]]:
     one), so that every border line of one call lies inside a window at the next."""
     h = tile // 2
     return [(0, 0), (h, h), (0, h), (h, 0)]
+
+
+def _cut(images: torch.Tensor, boxes, tile: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B * len(boxes), C, tile, tile): every window of every image."""
+    return torch.stack([images[..., i : i + tile, j : j + tile] for i, j in boxes], 1).flatten(0, 1)
 
 
 class Tiled(nn.Module):
@@ -99,9 +106,14 @@ class Tiled(nn.Module):
         if new or self._eps.shape != x.shape:  # a new trajectory: start the offsets again
             self._call, self._eps = 0, None
         boxes, T = self.windows(x.shape[-2], x.shape[-1], self._call), self.tile
-        tiles = torch.stack([x[..., i : i + T, j : j + T] for i, j in boxes], 1).flatten(0, 1)
-        repeat = lambda c: c if c is None else c.repeat_interleave(len(boxes), 0)  # noqa: E731
-        pred = self.denoiser(tiles, repeat(t), *map(repeat, cond)).unflatten(0, (len(x), -1))
+
+        def per_tile(c):  # an image-shaped condition is cut like x; any other is repeated
+            if torch.is_tensor(c) and c.ndim == 4 and c.shape[-2:] == x.shape[-2:]:
+                return _cut(c, boxes, T)
+            return c if c is None else c.repeat_interleave(len(boxes), 0)
+
+        pred = self.denoiser(per_tile(x), per_tile(t), *map(per_tile, cond))
+        pred = pred.unflatten(0, (len(x), -1))
         fused, total = torch.zeros_like(x), x.new_zeros(x.shape[-2:])
         w = self.weights.to(x.dtype)
         for k, (i, j) in enumerate(boxes):

@@ -154,3 +154,24 @@ def test_seam_score_is_one_without_seams_and_grows_with_them():
     # with the other columns only, so the vertical gradient does not count against them
     sky = torch.linspace(-1, 1, 32)[:, None].expand(32, 64) + 0.01 * smooth[0, 0]
     assert tiling.seam_score(sky[None, None], set(), {16, 32, 48}) == pytest.approx(1.0, abs=0.1)
+
+
+def test_an_image_shaped_condition_is_cut_with_the_windows():
+    """A super-resolution model's condition (the upsampled low-resolution image) is cut like x,
+    so a pixelwise model conditioned on it is still unchanged by tiling; under CFG too."""
+
+    class Upsampler(torch.nn.Module):
+        sde = VP()
+
+        def forward(self, x, t, low):
+            return 0.5 * torch.tanh(x) + low * (1 - t)[:, None, None, None]
+
+    x, t, low = torch.randn(2, 3, 16, 40), torch.full((2,), 0.4), torch.randn(2, 3, 16, 40)
+    for wrapped in (tiling.naive(Upsampler(), 8), tiling.multidiffusion(Upsampler(), 8, 4),
+                    tiling.fstd(Upsampler(), 8)):  # fmt: skip
+        torch.testing.assert_close(wrapped(x, t, low), Upsampler()(x, t, low))
+        guided = samplers.cfg(wrapped, 2.0, low, torch.zeros_like(low))
+        expected = samplers.cfg(Upsampler(), 2.0, low, torch.zeros_like(low))
+        torch.testing.assert_close(
+            guided(x, torch.full((2,), 0.3)), expected(x, torch.full((2,), 0.3))
+        )
