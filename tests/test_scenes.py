@@ -35,6 +35,11 @@ def test_the_detector_sees_duplicated_and_cut_suns():
     x = s.suns[0, 0].round().int().item()
     count, cut = scenes.sun_components(s.images[:1, :, :, x:])  # crop through the sun's centre
     assert count.item() == 1 and cut.item()
+    speckled = s.images[:1].clone()
+    speckled[0, :, 2, 2] = torch.tensor(scenes.RGB["sun"]) * 2 - 1  # one sun-coloured pixel
+    assert scenes.sun_components(speckled)[0].item() == 1  # speckle is not a second sun
+    speckled[0, :, 2:5, 2:5] = speckled[0, :, 2, 2][:, None, None]  # a 3 x 3 blob is
+    assert scenes.sun_components(speckled)[0].item() == 2
 
 
 def test_objects_grow_with_the_width_and_no_border_cuts_one():

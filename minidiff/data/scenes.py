@@ -35,6 +35,7 @@ OBJECT_SPACING = 1.0  # heights of canvas per ground object, on average
 MARGIN = 0.15  # of the height: objects' centres stay this far from the border
 SUPERSAMPLE = 2
 SUN_TOLERANCE = 0.25  # RGB distance (in [0, 1]) under which sun_components counts a pixel as sun
+MIN_SUN_AREA = 0.25  # of the smallest sun's area: sun_components ignores smaller regions
 
 
 @dataclass
@@ -139,8 +140,9 @@ def crops(images: torch.Tensor, size: int, n: int, seed: int = 0) -> torch.Tenso
 
 def sun_components(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(count, cut): per image (N,), the number of 8-connected regions of sun-coloured pixels
-    (within SUN_TOLERANCE of the sun's RGB) and whether one of them touches the border. A well
-    composed scene has count 1 and cut False."""
+    (within SUN_TOLERANCE of the sun's RGB) of at least MIN_SUN_AREA of the smallest sun's area
+    (smaller ones are speckle), and whether one of them touches the border. A well composed
+    scene has count 1 and cut False."""
     rgb = (images.clamp(-1, 1) + 1) / 2
     sun = torch.tensor(RGB["sun"], dtype=rgb.dtype)[:, None, None]
     mask = ((rgb - sun).norm(dim=1) < SUN_TOLERANCE).float()[:, None]
@@ -150,8 +152,13 @@ def sun_components(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if torch.equal(spread, labels):
             break
         labels = spread
-    count = torch.tensor([len(torch.unique(lab[lab > 0])) for lab in labels])
-    border = torch.ones_like(mask[0, 0], dtype=torch.bool)
+    min_area = MIN_SUN_AREA * math.pi * (SUN_RADIUS[0] * images.shape[-2]) ** 2
+    border = torch.ones(images.shape[-2:], dtype=torch.bool)
     border[1:-1, 1:-1] = False
-    cut = (mask[:, 0] * border).flatten(1).any(1)
-    return count, cut
+    count, cut = [], []
+    for lab in labels[:, 0]:
+        ids, areas = torch.unique(lab[lab > 0], return_counts=True)
+        kept = ids[areas >= min_area]
+        count.append(len(kept))
+        cut.append(bool(torch.isin(lab[border], kept).any()))
+    return torch.tensor(count), torch.tensor(cut)
