@@ -38,16 +38,14 @@ def quality(denoiser, judge_net, data: shapes.Shapes, nfe: int) -> dict:
     """Condition accuracy (%; and the % of right shapes and of right colours) and FD of CFG
     samples of data's classes against data's images."""
     images = hdit.sample(denoiser, hdit.labels(data), nfe)
-    small = F.avg_pool2d(images, 2)  # the judge's 16 x 16, as hdit.right reads it
-    read = classifier.predict(judge_net, small)
-    shape, colour = (read[k] == data.labels[k] for k in ("shape", "colour"))
-    real = classifier.features(judge_net, F.avg_pool2d(data.images, 2))
+    seen = hdit.read(judge_net, images, data)
     pct = lambda right: 100 * right.double().mean().item()  # noqa: E731
+    features = [classifier.features(judge_net, F.avg_pool2d(x, 2)) for x in (images, data.images)]
     return dict(
-        accuracy_pct=pct(shape & colour),
-        shape_pct=pct(shape),
-        colour_pct=pct(colour),
-        fd=fd.fd(classifier.features(judge_net, small), real),
+        accuracy_pct=pct(seen["shape"] & seen["colour"]),
+        shape_pct=pct(seen["shape"]),
+        colour_pct=pct(seen["colour"]),
+        fd=fd.fd(*features),
     )
 
 

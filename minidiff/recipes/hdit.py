@@ -102,12 +102,16 @@ def sample(denoiser, classes: torch.Tensor, nfe: int, seed: int = 0) -> torch.Te
         return samplers.ddim(guided, denoiser.sde, x, schedules.uniform(nfe)).clamp(-1, 1)
 
 
-def right(judge_net, images: torch.Tensor, data: shapes.Shapes) -> torch.Tensor:
-    """(N,) bool: the judge (at its 16 x 16) reads the shape and colour of data's labels."""
+def read(judge_net, images: torch.Tensor, data: shapes.Shapes) -> dict[str, torch.Tensor]:
+    """{"shape", "colour"} -> (N,) bool: the judge (at its 16 x 16) reads it as data's labels."""
     predicted = classifier.predict(judge_net, F.avg_pool2d(images, 2))
-    return (predicted["shape"] == data.labels["shape"]) & (
-        predicted["colour"] == data.labels["colour"]
-    )
+    return {k: predicted[k] == data.labels[k] for k in ("shape", "colour")}
+
+
+def right(judge_net, images: torch.Tensor, data: shapes.Shapes) -> torch.Tensor:
+    """(N,) bool: the judge reads both the shape and the colour of data's labels."""
+    seen = read(judge_net, images, data)
+    return seen["shape"] & seen["colour"]
 
 
 def curve_accuracy(denoiser, judge_net, fast: bool) -> float:
