@@ -7,10 +7,11 @@ shapes.py: lesson 05 onwards;
 mobile.py: lesson 06's UNet ablation; latent.py: lesson 07's autoencoders, latent model and its
 seeds against pixel space (space_runs); curves.py: a run that keeps its learning curve (06, 07);
 distill.py: lesson 08's progressive distillation rounds and UFOGen runs; hdit.py: lesson 09's
-HDiT, DiT and UNet at equal training FLOPs and HDiT's ablations.
+HDiT, DiT and UNet at equal training FLOPs and HDiT's ablations; anysize.py: lesson 10's tile,
+super-resolution and aspect-ratio (composition) models and the scenes judge.
 """
 
-from . import distill, hdit, latent, mobile
+from . import anysize, distill, hdit, latent, mobile
 from .digits import ClassConditional, digits_classifier, digits_unet
 from .latent import latent_t2i, shapes_autoencoder, shapes_light_decoder
 from .shapes import shapes_classifier, shapes_t2i, t2i, text_encoders
@@ -36,6 +37,10 @@ ALL = [
     *distill.ufogen_runs.values(),
     *distill.ufogen_random_d_runs.values(),
     *(r for seeds in hdit.runs.values() for r in seeds),
+    anysize.scenes_judge,
+    anysize.scenes_tile,
+    anysize.scenes_sr,
+    *(r for seeds in anysize.composition_runs.values() for r in seeds),
 ]
 __all__ = [
     "ALL", "ClassConditional", "digits_classifier", "digits_unet", "distill", "hdit", "latent",
