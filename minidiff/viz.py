@@ -96,3 +96,18 @@ def image_grid(ax, images, nrow: int = 8, title=None, pad: int = 1):
     ax.imshow(canvas.permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
     ax.set(xticks=[], yticks=[], title=title)
     return ax
+
+
+def canvas(ax, image, rows=(), cols=(), title=None, color="w"):
+    """One image (C, H, W) in [-1, 1], with lines at tile boundaries: r in rows between pixel
+    rows r - 1 and r, c in cols between columns c - 1 and c (tiling.Tiled.boundaries)."""
+    _check_axes(ax)
+    image = _data("image", image, ((1, 3), None, None), "(1 or 3, H, W)").float()
+    shown = ((image.clamp(-1, 1) + 1) / 2).permute(1, 2, 0).squeeze(-1).numpy()
+    ax.imshow(shown, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    for r in rows:
+        ax.axhline(r - 0.5, color=color, lw=0.8, alpha=0.8)
+    for c in cols:
+        ax.axvline(c - 0.5, color=color, lw=0.8, alpha=0.8)
+    ax.set(xticks=[], yticks=[], title=title)
+    return ax

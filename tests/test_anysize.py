@@ -1,7 +1,8 @@
 """Lesson 10's recipes and studies: a bound condition is the conditional call; the ARAD and
-square-only data hold what they say, and equal seeds start from equal weights; the SR pairs hold
-the degraded image; the judge's labels are read from the segment map; the composition check and
-the failure kinds on known images; the claims follow the measurements (made-up results)."""
+square-only (centre-cropped) data hold what they say, and equal seeds start from equal weights;
+the SR pairs hold the degraded image; the judge's labels are read from the segment map; the
+composition check and the failure kinds on known images; the claims follow the measurements
+(made-up results)."""
 
 import pytest
 import torch
@@ -29,13 +30,17 @@ def test_composition_data():
         mine = images[bucket == k]
         assert (mine[..., :h, :w].abs().flatten(1).amax(1) > 0).all()
         assert mine[..., h:, :].abs().sum() == 0 and mine[..., :, w:].abs().sum() == 0
-    images, bucket = anysize.composition_data("square", fast=True)
+    images, bucket = anysize.composition_data("crop", fast=True)
     assert images.shape == (96, 3, 32, 32) and (bucket == anysize.SQUARE).all()
+    wide = scenes.generate(32, 32, 64, seed=anysize.SEEDS["buckets"]).images  # the 1:2 scenes
+    assert torch.equal(images[:32], wide[..., 16:48])  # rendered 32 high, the centre kept
+    count, cut = scenes.sun_components(images)
+    assert ((count != 1) | cut).any()  # cropping loses or cuts some suns: what ARAD avoids
 
 
-def test_arad_and_square_runs_start_from_the_same_weights():
+def test_arad_and_square_only_runs_start_from_the_same_weights():
     a = anysize.build_composition("arad", 1).model.state_dict()
-    b = anysize.build_composition("square", 1).model.state_dict()
+    b = anysize.build_composition("crop", 1).model.state_dict()
     c = anysize.build_composition("arad", 2).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
@@ -78,7 +83,7 @@ def made_up_composition(arad: list, square: list, flat=True) -> dict:
     return {
         name: [{**{r: dict(failed_pct=v) for r in aspect_buckets.RATIOS},
                 "steps": [1, 2, 3, 4, 5], "curve": curve} for v in values]
-        for name, values in (("arad", arad), ("square", square))
+        for name, values in (("arad", arad), ("crop", square))
     }  # fmt: skip
 
 

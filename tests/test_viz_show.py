@@ -47,3 +47,15 @@ def test_image_grid_places_each_image_in_its_cell():
     with pytest.raises(ValueError, match="images: expected"):
         viz.image_grid(ax, torch.zeros(2, 2, 4, 4))
     plt.close(fig)
+
+
+def test_canvas_draws_the_image_and_one_line_per_boundary():
+    fig, ax = plt.subplots()
+    image = torch.linspace(-1, 1, 12).reshape(1, 3, 4).expand(3, 3, 4)
+    viz.canvas(ax, image, rows={2}, cols=[1, 3])
+    assert torch.allclose(torch.as_tensor(ax.images[0].get_array()[..., 0]), (image[0] + 1) / 2)
+    assert sorted(line.get_ydata()[0] for line in ax.lines[:1]) == [1.5]
+    assert sorted(line.get_xdata()[0] for line in ax.lines[1:]) == [0.5, 2.5]
+    with pytest.raises(ValueError, match="image: expected"):
+        viz.canvas(ax, torch.zeros(2, 3, 4, 4))
+    plt.close(fig)

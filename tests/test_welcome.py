@@ -9,7 +9,7 @@ from minidiff.recipes.build import RECORDED
 
 def test_lesson_times_count_every_loaded_model_once_in_order():
     rows = welcome.lesson_times()
-    assert [r["lesson"][:2] for r in rows] == [f"{i:02d}" for i in range(10)]
+    assert [r["lesson"][:2] for r in rows] == [f"{i:02d}" for i in range(11)]
     assert all(r["zoo_models"] == 0 for r in rows[:3])  # lessons 00-02 load no zoo model
     assert rows[3]["zoo_models"] == len(recipes.ring_seeds)  # 03: the seed runs
     loaded = set()

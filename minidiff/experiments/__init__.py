@@ -17,5 +17,6 @@ prints the same tables and, last, one JSON line of figures.
 | latent_diffusion | 07 latent diffusion |
 | distillation (with distillation_seeds, its seed runs and claims) | 08 few-step distillation |
 | hdit_scaling (cost against resolution) and hdit_quality (training at equal FLOPs) | 09 HDiT |
+| tiled_sampling (tiles on wide canvases), aspect_buckets (ARAD; the two stages) | 10 any size |
 | fit_overhead | the training loop's cost (README): fit vs a bare AdamW loop, ops per step |
 """

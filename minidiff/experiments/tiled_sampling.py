@@ -63,7 +63,8 @@ def crop_fd(judge_net, images: torch.Tensor, real: torch.Tensor, n: int) -> floa
 
 def measure(fast: bool) -> dict:
     """{"methods": {name: per canvas seam scores (union and own lines), evaluations, seconds,
-    crop FD}, "real": the same scores of real canvases, "union": the lines}."""
+    crop FD}, "real": the same scores of real canvases, "images": the canvases, "lines": each
+    method's boundary lines, "union": all of them}."""
     c = CANVAS[fast]
     tile_model = zoo.load(anysize.scenes_tile, fast=fast)
     judge_net = zoo.load(anysize.scenes_judge, fast=fast)
@@ -87,7 +88,7 @@ def measure(fast: bool) -> dict:
     real_fd = crop_fd(judge_net, scenes.generate(c["n"], c["height"], c["width"]).images, real,
                       CROPS[fast])  # fmt: skip
     return dict(methods=out, real=dict(seam_union=per_canvas(real, union), crop_fd=real_fd),
-                images={m: d[0] for m, d in drawn.items()}, union=union)  # fmt: skip
+                images={m: d[0] for m, d in drawn.items()}, union=union, lines=own)  # fmt: skip
 
 
 def table(raw: dict) -> list[dict]:

@@ -185,6 +185,7 @@ LESSON_SECONDS = {
     "03 score matching and likelihood": 56, "04 images": 152, "05 text to image": 164,
     "06 MobileDiffusion I: efficient UNet": 146, "07 MobileDiffusion II: latent diffusion": 22,
     "08 MobileDiffusion III: 8 steps and 1 step": 105, "09 HDiT: hourglass transformer": 99,
+    "10 any size: tiles and buckets": 69,
 }  # fmt: skip
 
 
@@ -208,6 +209,8 @@ def zoo_loads() -> dict:
                recipes.latent_t2i, recipes.shapes_light_decoder, recipes.shapes_classifier],
         "09": [recipes.shapes_classifier,
                *(r for seeds in recipes.hdit.runs.values() for r in seeds)],
+        "10": [recipes.anysize.scenes_tile, recipes.anysize.scenes_judge, recipes.anysize.scenes_sr,
+               *(r for seeds in recipes.anysize.composition_runs.values() for r in seeds)],
     }  # fmt: skip
 
 

@@ -5,11 +5,13 @@ UNet on VP.
   crop): the feature net of crop FD.
 * scenes_tile: an unconditional 16-32-64 UNet trained on TILE x TILE crops of 32 x 128 canvases:
   the model the tiled samplers (minidiff.tiling) drive over canvases of any size.
-* composition_runs["arad" | "square"][seed]: the ARAD study, 3 training seeds each. Both are the
-  same 8-16-32 UNet conditioned on a bucket label (the smaller UNet buys six runs in the budget);
-  "arad" trains on scenes drawn at the three buckets of minidiff.buckets (one bucket a minibatch),
-  "square" only on 32 x 32 scenes, with the 1:1 label. Equal seeds start from equal weights.
-  Each keeps a learning curve: the % of well composed samples (one whole sun) at 1:2 and 2:1.
+* composition_runs["arad" | "crop"][seed]: the ARAD study, 3 training seeds each. Both are the
+  same 8-16-32 UNet conditioned on a bucket label (the smaller UNet buys six runs in the budget),
+  trained on the same scenes: "arad" on each at its bucket's size (minidiff.buckets; one bucket a
+  minibatch), "crop" on each rendered 32 high and centre-cropped to 32 x 32 (the square-only
+  model: Stable Diffusion's resize-and-crop), with the 1:1 label. Equal seeds start from equal
+  weights. Each keeps a learning curve: the % of well composed samples (one whole sun) at 1:2
+  and 2:1.
 * scenes_sr: stage 2, a 2x super-resolution UNet (nets.superres) trained on TILE x TILE crops of
   48 x 96 canvases beside their 2x-downsampled-then-upsampled version.
 """
@@ -31,9 +33,9 @@ from . import curves
 from .digits import ClassConditional
 
 TILE = 32  # the tile model's and SR model's training crops, and the tiled samplers' tile
-SEEDS = dict(tile=10, buckets=11, square=12, sr=13, judge=14, val=15)  # scenes.generate seeds
+SEEDS = dict(tile=10, buckets=11, sr=13, judge=14, val=15)  # scenes.generate seeds
 BUCKETS = list(buckets.BUCKETS.values())  # (height, width) of bucket 0, 1, 2
-SQUARE = list(buckets.BUCKETS).index("1:1")  # the square model's one label
+SQUARE = list(buckets.BUCKETS).index("1:1")  # the square-only model's one label
 WIDE = ("1:2", "2:1")  # the aspect ratios the composition study measures
 RUN_SEEDS, POINTS, COMPOSITION_STEPS, BATCH, LR = 3, 5, 4000, 32, 2e-3
 CURVE = {False: dict(n=32, nfe=10), True: dict(n=4, nfe=2)}  # samples per bucket, DDIM steps
@@ -136,21 +138,34 @@ def composed(images: torch.Tensor) -> torch.Tensor:
     return (count == 1) & ~cut
 
 
-def compose(denoiser, name: str, ratio: str, n: int, nfe: int, seed: int = 0) -> torch.Tensor:
-    """(n,) bool: which of n canvases of `ratio`'s bucket size are well composed, drawn by run
-    `name`'s model with its label for that size (the square model has only the 1:1 label)."""
-    label = SQUARE if name == "square" else list(buckets.BUCKETS).index(ratio)
+def draw_at(denoiser, name: str, ratio: str, n: int, nfe: int, seed: int = 0) -> torch.Tensor:
+    """n canvases of `ratio`'s bucket size drawn by run `name`'s model with its label for that
+    size (the square-only model has only the 1:1 label)."""
+    label = list(buckets.BUCKETS).index(ratio) if name == "arad" else SQUARE
     height, width = buckets.BUCKETS[ratio]
-    images = sample(denoiser, height, width, n, nfe, torch.full((n,), label), seed=seed)
-    return composed(images)
+    return sample(denoiser, height, width, n, nfe, torch.full((n,), label), seed=seed)
+
+
+def compose(denoiser, name: str, ratio: str, n: int, nfe: int, seed: int = 0) -> torch.Tensor:
+    """(n,) bool: which of draw_at's canvases are well composed."""
+    return composed(draw_at(denoiser, name, ratio, n, nfe, seed))
+
+
+def centre_crop(images: torch.Tensor, size: int) -> torch.Tensor:
+    top, left = (images.shape[-2] - size) // 2, (images.shape[-1] - size) // 2
+    return images[..., top : top + size, left : left + size]
 
 
 def composition_data(name: str, fast: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(images padded to 48 x 48, bucket index): scenes at every bucket's size ("arad", an
-    equal share each) or all at 32 x 32 ("square"), as many either way."""
+    """(images padded to 48 x 48, bucket index), an equal share of scenes per bucket: "arad" at
+    its bucket's size; "crop" the same scenes rendered 32 high (the shorter side) and
+    centre-cropped to 32 x 32, all with the 1:1 bucket's index."""
     n = 32 if fast else 4000
-    if name == "square":
-        images = scenes.generate(3 * n, 32, 32, seed=SEEDS["square"]).images
+    if name == "crop":
+        images = torch.cat([centre_crop(scenes.generate(n, 32 * h // min(h, w),
+                                                        32 * w // min(h, w),
+                                                        seed=SEEDS["buckets"] + k).images, 32)
+                            for k, (h, w) in enumerate(BUCKETS)])  # fmt: skip
         return buckets.pad([images[:0], images, images[:0]])
     groups = [scenes.generate(n, h, w, seed=SEEDS["buckets"] + k).images
               for k, (h, w) in enumerate(BUCKETS)]  # fmt: skip
@@ -199,5 +214,5 @@ composition_runs = {
         )
         for seed in range(RUN_SEEDS)
     ]
-    for name in ("arad", "square")
+    for name in ("arad", "crop")
 }

@@ -43,6 +43,11 @@ RECORDED = {
         **dict(zip((f"hdit_study_unet_seed{i}" for i in range(3)), (232, 248, 232))),
         **dict(zip((f"hdit_study_hdit_add_seed{i}" for i in range(3)), (326, 351, 328))),
         **dict(zip((f"hdit_study_hdit_uniform_seed{i}" for i in range(3)), (341, 312, 322))),
+        # lesson 10's models (two trainings sharing an otherwise quiet machine; arad_seed1 in two
+        # legs, interrupted and resumed)
+        "scenes_judge": 54, "scenes_tile": 444, "scenes_sr": 458,
+        **dict(zip((f"composition_arad_seed{i}" for i in range(3)), (483, 467, 437))),
+        **dict(zip((f"composition_crop_seed{i}" for i in range(3)), (421, 427, 395))),
     },
     # an H200 (issue 11's measurement, before fit lost its per-step host overhead)
     "cuda": {"ring_teacher": 24.5, "digits_unet": 37.6},
