@@ -128,7 +128,7 @@ def test_backward_simulation_feeds_the_students_own_samples():
 def test_regression_pairs_come_from_the_teacher_and_pull_the_generator():
     t = teacher()
     z, y = dmd.teacher_pairs(t, torch.randn(64, 2, generator=torch.Generator().manual_seed(4)), 8)
-    d = dmd.DMD(t, lr=1e-2, reg_weight=1.0, pairs=(z, y))
+    d = dmd.DMD(t, lr=1e-2, weights=(0.0, 1.0), pairs=(z, y))
     first = d._regression(64, torch.Generator().manual_seed(5)).item()
     for _ in range(30):
         d.g_step(torch.randn(16, 2))
@@ -145,11 +145,13 @@ def test_bad_input_is_refused_with_what_would_work():
     with pytest.raises(ValueError, match="t_range"):
         dmd.dm_loss(torch.randn(2, 2), lambda x, t: x, lambda x, t: x, SDE, t_range=(0.6, 0.2))
     with pytest.raises(ValueError, match="pairs: expected"):
-        dmd.DMD(teacher(), reg_weight=0.25)
+        dmd.DMD(teacher(), weights=(1.0, 0.25))
+    with pytest.raises(ValueError, match="weights: expected at least one positive"):
+        dmd.DMD(teacher(), weights=(0.0, 0.0))
     with pytest.raises(ValueError, match="another teacher"):
-        dmd.DMD(teacher(), reg_weight=0.25, pairs=(torch.randn(4, 3), torch.randn(4, 3)))
+        dmd.DMD(teacher(), weights=(1.0, 0.25), pairs=(torch.randn(4, 3), torch.randn(4, 3)))
     with pytest.raises(ValueError, match="z and y of one shape"):
-        dmd.DMD(teacher(), reg_weight=0.25, pairs=(torch.randn(4, 2), torch.randn(4, 1)))
+        dmd.DMD(teacher(), weights=(1.0, 0.25), pairs=(torch.randn(4, 2), torch.randn(4, 1)))
 
 
 class Conditional(torch.nn.Module):

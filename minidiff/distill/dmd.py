@@ -81,20 +81,21 @@ def _guided(teacher, scale, null):
 class DMD:
     """The generator G and the fake model D (copies of the frozen teacher), their AdamW
     optimisers (both at lr); d_step trains D on G's samples, g_step moves G along the DM
-    gradient (plus reg_weight times the regression loss on `pairs` = (z, y, *cond)). cfg:
+    gradient and the regression loss on `pairs` = (z, y, *cond), weighted by weights = (DM,
+    regression): DMD (1, 0.25), DMD2 (1, 0), regression only (0, 1). cfg:
     (scale, null conditions) to distil the guided teacher."""
 
     def __init__(self, teacher, *, lr=1e-5, times=(1.0,), t_range=(0.02, 0.98), cfg=None,
-                 reg_weight=0.0, pairs=None, backward=True):  # fmt: skip
+                 weights=(1.0, 0.0), pairs=None, backward=True):  # fmt: skip
         check_instance("teacher", teacher, nn.Module, "a targets.Denoiser (the teacher)")
         check_denoiser("teacher", teacher)
         self.times, self.t_range = check_times(times), tuple(t_range)
         check_float("lr", lr, 0, open_low=True)  # both players' (DMD2's setting)
         scale, null = (1.0, None) if cfg is None else cfg
-        self.reg_weight = check_float("reg_weight", reg_weight, 0)
+        self.dm_weight, self.reg_weight = _check_weights(weights)
         self.pairs = _check_pairs(pairs, self.reg_weight)
         self.hyper = dict(lr=lr, times=self.times, t_range=self.t_range,
-                          scale=scale, reg_weight=reg_weight, backward=bool(backward))  # fmt: skip
+                          scale=scale, weights=weights, backward=bool(backward))  # fmt: skip
         self.teacher, self.sde, self.backward = teacher.eval(), teacher.sde, bool(backward)
         teacher.requires_grad_(False)
         self.real = _guided(teacher, check_float("scale", scale, 0), null)
@@ -134,13 +135,13 @@ class DMD:
         return players.update(loss, self.d_params, self.opt_d, "DMD: the fake model")
 
     def g_step(self, x0, *cond, generator=None) -> dict[str, float]:
-        """One generator step: {"loss": DM + reg_weight * regression, "dm", "reg"}."""
+        """One generator step: {"loss": the weighted sum of "dm" and "reg"}."""
         self.G.train()
         x = self._samples(x0, *cond, generator=generator)
         dm = dm_loss(x, self.real, self.D, self.sde, *cond, t_range=self.t_range,
                      generator=generator)  # fmt: skip
         reg = self._regression(len(x0), generator) if self.reg_weight else x.new_zeros(())
-        total = dm + self.reg_weight * reg
+        total = self.dm_weight * dm + self.reg_weight * reg
         loss = players.update(total, self.g_params, self.opt_g, "DMD: the generator")
         return dict(loss=loss, dm=dm.item(), reg=reg.item())
 
@@ -153,9 +154,20 @@ class DMD:
         return F.mse_loss(self.G(z, t, *cond), y)
 
 
+def _check_weights(weights) -> tuple[float, float]:
+    if not isinstance(weights, (tuple, list)) or len(weights) != 2:
+        raise ValueError(f"weights: expected (DM weight, regression weight), e.g. (1.0, 0.25), "
+                         f"got {describe(weights)}")  # fmt: skip
+    dm, reg = (check_float(f"weights[{i}]", w, 0) for i, w in enumerate(weights))
+    if not dm + reg:
+        raise ValueError("weights: expected at least one positive weight, got (0, 0)")
+    return dm, reg
+
+
 def _check_pairs(pairs, reg_weight: float):
     if reg_weight and pairs is None:
-        raise ValueError("pairs: expected (z, y, *cond) from teacher_pairs when reg_weight > 0, "
+        raise ValueError("pairs: expected (z, y, *cond) from teacher_pairs when the regression "
+                         "weight is positive, "
                          "got None")  # fmt: skip
     if pairs is None:
         return None
