@@ -92,3 +92,47 @@ def r1_penalty(discriminator, x_real, *args):
         logits = discriminator(x_real, *args)
     (grad,) = torch.autograd.grad(logits.sum(), x_real, create_graph=True)
     return grad.pow(2).flatten(1).sum(1).mean()
+
+
+def bottleneck(net: nn.Module) -> tuple[nn.Module, int]:
+    """(the layer whose output is net's bottleneck, its channels): a UNet's last middle layer or
+    an MLP's last hidden layer, found through wrappers' .net and .unet (targets.Denoiser,
+    ClassConditional, TextConditional)."""
+    host = net
+    while host is not None:
+        if hasattr(host, "middle") and "stages" in getattr(host, "config", {}):
+            return host.middle[-1], host.config["stages"][-1]["channels"]
+        if hasattr(host, "blocks") and isinstance(getattr(host, "final_layer", None), nn.Linear):
+            return host.blocks[-1], host.blocks[-1].out_features
+        host = getattr(host, "unet", None) or getattr(host, "net", None)
+    raise TypeError(f"net: expected a UNet or an MLP (or a wrapper holding one as .net or "
+                    f".unet), got {type(net).__name__}")  # fmt: skip
+
+
+class BottleneckHead(nn.Module):
+    """DMD2's GAN classifier on a network's bottleneck: logits(net, x, t, *cond) runs net and
+    reads the bottleneck features a forward hook captures, average-pooled over positions, through
+    Linear-SiLU-Linear to one logit per sample. DMD2's head is convolutional (4x4 convs of
+    stride 2 and 4) on a 1/8-resolution map; ours pools first, our bottlenecks being 2x2 to 8x8.
+    Gradients reach x (the generator's step) and net's weights (the critic's step)."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        layer, channels = bottleneck(net)
+        self.head = nn.Sequential(nn.Linear(channels, channels), nn.SiLU(), nn.Linear(channels, 1))
+        self._capture, self._features = False, []
+        layer.register_forward_hook(self._hook)
+
+    def _hook(self, module, inputs, output):
+        if self._capture:  # only during logits(): the other forwards keep no features
+            self._features.append(output)
+
+    def logits(self, net, x, t, *cond) -> torch.Tensor:
+        self._capture, self._features = True, []
+        try:
+            net(x, t, *cond)
+        finally:
+            self._capture = False
+        features = self._features.pop()
+        features = features.flatten(2).mean(2) if features.ndim > 2 else features
+        return self.head(features).squeeze(1)

@@ -105,7 +105,7 @@ def test_fit_counts_fake_and_generator_updates_by_the_ratio():
     d = dmd.DMD(teacher(), lr=1e-3)
     history = dmd.fit(d, torch.randn(256, 2), steps=10, batch_size=8, ratio=5)
     assert len(history.d_loss) == 10 and len(history.g_loss) == 2
-    assert set(history.parts) == {"dm", "reg"}
+    assert set(history.parts) == {"dm", "reg", "mean"} and len(history.parts["mean"]) == 2
 
 
 def test_backward_simulation_feeds_the_students_own_samples():
@@ -146,7 +146,7 @@ def test_bad_input_is_refused_with_what_would_work():
         dmd.dm_loss(torch.randn(2, 2), lambda x, t: x, lambda x, t: x, SDE, t_range=(0.6, 0.2))
     with pytest.raises(ValueError, match="pairs: expected"):
         dmd.DMD(teacher(), weights=(1.0, 0.25))
-    with pytest.raises(ValueError, match="weights: expected at least one positive"):
+    with pytest.raises(ValueError, match="weights: expected a positive weight for the generator"):
         dmd.DMD(teacher(), weights=(0.0, 0.0))
     with pytest.raises(ValueError, match="another teacher"):
         dmd.DMD(teacher(), weights=(1.0, 0.25), pairs=(torch.randn(4, 3), torch.randn(4, 3)))
@@ -174,3 +174,24 @@ def test_cfg_guides_the_real_score_only():
     uncond = net(x, t, torch.zeros(5))
     torch.testing.assert_close(d.real(x, t, y), uncond + 3.0 * (net(x, t, y) - uncond))
     torch.testing.assert_close(d.D(x, t, y), net(x, t, y))  # the fake model is unguided
+
+
+def test_the_gan_head_reads_the_bottleneck_and_each_step_keeps_to_its_player():
+    from minidiff import gan
+    from minidiff.nets.unet import Stage, UNet
+
+    unet = UNet(3, (Stage(8), Stage(16)))
+    layer, channels = gan.bottleneck(targets.Denoiser(unet, SDE))
+    assert layer is unet.middle[-1] and channels == 16
+    assert gan.bottleneck(teacher())[1] == 32  # the MLP's last hidden layer
+    with pytest.raises(TypeError, match="net: expected a UNet or an MLP"):
+        gan.bottleneck(torch.nn.Linear(2, 2))
+    d = dmd.DMD(teacher(), lr=1e-2, weights=(1.0, 0.0, 1e-1, 1e-1))
+    x0 = torch.randn(16, 2)
+    assert d.D.gan_head.logits(d.D, x0, torch.rand(16)).shape == (16,)
+    head = state(d.D.gan_head)
+    d.d_step(x0)
+    assert not same(head, state(d.D.gan_head))  # the critic's step trains the head
+    before = state(d.D)
+    d.g_step(x0)
+    assert same(before, state(d.D))  # the generator's GAN term leaves the critic alone

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import losses, samplers, schedules
+from .. import gan, losses, samplers, schedules
 from ..checks import check_denoiser, check_float, check_instance, check_tensor, describe
 from ..sde import noise_like
 from . import diffusion_gan, players
@@ -49,19 +49,24 @@ def dm_loss(x, real, fake, sde, *cond, t_range=(0.02, 0.98), normalise=True, gen
     """The DM loss of generator samples x (with grad): its gradient in x is grad / x.numel(),
     grad = (fake(x_t) - real(x_t)) [/ mean|x - real(x_t)| per sample when normalise] at
     t ~ U(t_range), x_t = sde.add_noise(x, t, eps). real, fake: denoisers (x, t, *cond) -> x0."""
-    low, high = (check_float("t_range", t, 0, 1, open_low=True) for t in t_range)
-    if low > high:
-        raise ValueError(f"t_range: expected (low, high) with low <= high, got {t_range}")
     with torch.no_grad():
-        u = schedules.sample_uniform(len(x), 0.0, generator, device=x.device, dtype=x.dtype)
-        t = low + (high - low) * u
-        x_t = sde.add_noise(x, t, noise_like(x, generator))
+        x_t, t = diffuse(x, sde, t_range, generator)
         mu_real, mu_fake = real(x_t, t, *cond), fake(x_t, t, *cond)
         grad = mu_fake - mu_real
         if normalise:
             scale = (x - mu_real).abs().flatten(1).mean(1)
             grad = grad / scale.clamp(min=1e-8).view(-1, *[1] * (x.ndim - 1))
     return 0.5 * F.mse_loss(x, (x - grad).detach())
+
+
+def diffuse(x, sde, t_range, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x_t, t): x forward-noised to t ~ U(t_range), one t per sample."""
+    low, high = (check_float("t_range", t, 0, 1, open_low=True) for t in t_range)
+    if low > high:
+        raise ValueError(f"t_range: expected (low, high) with low <= high, got {t_range}")
+    u = schedules.sample_uniform(len(x), 0.0, generator, device=x.device, dtype=x.dtype)
+    t = low + (high - low) * u
+    return sde.add_noise(x, t, noise_like(x, generator)), t
 
 
 @torch.no_grad()
@@ -82,7 +87,9 @@ class DMD:
     """The generator G and the fake model D (copies of the frozen teacher), their AdamW
     optimisers (both at lr); d_step trains D on G's samples, g_step moves G along the DM
     gradient and the regression loss on `pairs` = (z, y, *cond), weighted by weights = (DM,
-    regression): DMD (1, 0.25), DMD2 (1, 0), regression only (0, 1). cfg:
+    regression): DMD (1, 0.25), DMD2 (1, 0), regression only (0, 1); two more weights, (...,
+    GAN for G, GAN for D), add DMD2's GAN term (gan.BottleneckHead on the fake model, real
+    images against G's, both noised; DMD2's ImageNet weights are 3e-3 and 1e-2). cfg:
     (scale, null conditions) to distil the guided teacher."""
 
     def __init__(self, teacher, *, lr=1e-5, times=(1.0,), t_range=(0.02, 0.98), cfg=None,
@@ -92,7 +99,7 @@ class DMD:
         self.times, self.t_range = check_times(times), tuple(t_range)
         check_float("lr", lr, 0, open_low=True)  # both players' (DMD2's setting)
         scale, null = (1.0, None) if cfg is None else cfg
-        self.dm_weight, self.reg_weight = _check_weights(weights)
+        self.dm_weight, self.reg_weight, self.gan_g, self.gan_d = _check_weights(weights)
         self.pairs = _check_pairs(pairs, self.reg_weight)
         self.hyper = dict(lr=lr, times=self.times, t_range=self.t_range,
                           scale=scale, weights=weights, backward=bool(backward))  # fmt: skip
@@ -100,6 +107,8 @@ class DMD:
         teacher.requires_grad_(False)
         self.real = _guided(teacher, check_float("scale", scale, 0), null)
         self.G, self.D = (copy.deepcopy(teacher).requires_grad_(True) for _ in range(2))
+        if self.gan_g or self.gan_d:
+            self.D.gan_head = gan.BottleneckHead(self.D)
         self.weighting = losses.native_weight(getattr(teacher, "prediction", "eps"))
         if self.pairs is not None:
             _check_teacher_shape(self.G, self.pairs, self.times[0])
@@ -132,18 +141,31 @@ class DMD:
         x = self._samples(x0, *cond, generator=generator, grad=False)
         loss = losses.dsm(self.D, x, *cond, sde=self.sde, weighting=self.weighting,
                           generator=generator)  # fmt: skip
+        if self.gan_d:
+            real, fake = (self._logits(y, *cond, generator=generator) for y in (x0, x))
+            loss = loss + self.gan_d * gan.discriminator_loss(real, fake)
         return players.update(loss, self.d_params, self.opt_d, "DMD: the fake model")
 
     def g_step(self, x0, *cond, generator=None) -> dict[str, float]:
-        """One generator step: {"loss": the weighted sum of "dm" and "reg"}."""
+        """One generator step: {"loss": the weighted sum of "dm" and "reg", "mean": the mean of
+        G's samples (DMD2's running statistic: its drift shows an oscillating generator)}."""
         self.G.train()
         x = self._samples(x0, *cond, generator=generator)
         dm = dm_loss(x, self.real, self.D, self.sde, *cond, t_range=self.t_range,
                      generator=generator)  # fmt: skip
         reg = self._regression(len(x0), generator) if self.reg_weight else x.new_zeros(())
         total = self.dm_weight * dm + self.reg_weight * reg
+        if self.gan_g:
+            total = total + self.gan_g * gan.generator_loss(
+                self._logits(x, *cond, generator=generator)
+            )
         loss = players.update(total, self.g_params, self.opt_g, "DMD: the generator")
-        return dict(loss=loss, dm=dm.item(), reg=reg.item())
+        return dict(loss=loss, dm=dm.item(), reg=reg.item(), mean=x.mean().item())
+
+    def _logits(self, x, *cond, generator=None) -> torch.Tensor:
+        """The GAN head's logits of x noised to t ~ U(t_range) (gradients reach x)."""
+        x_t, t = diffuse(x, self.sde, self.t_range, generator)
+        return self.D.gan_head.logits(self.D, x_t, t, *cond)
 
     def _regression(self, n: int, generator) -> torch.Tensor:
         """MSE between G's one step from a batch of the pairs' z and the teacher's y."""
@@ -154,14 +176,15 @@ class DMD:
         return F.mse_loss(self.G(z, t, *cond), y)
 
 
-def _check_weights(weights) -> tuple[float, float]:
-    if not isinstance(weights, (tuple, list)) or len(weights) != 2:
-        raise ValueError(f"weights: expected (DM weight, regression weight), e.g. (1.0, 0.25), "
-                         f"got {describe(weights)}")  # fmt: skip
-    dm, reg = (check_float(f"weights[{i}]", w, 0) for i, w in enumerate(weights))
-    if not dm + reg:
-        raise ValueError("weights: expected at least one positive weight, got (0, 0)")
-    return dm, reg
+def _check_weights(weights) -> tuple[float, float, float, float]:
+    """(DM, regression, GAN for G, GAN for D); the GAN pair defaults to (0, 0)."""
+    if not isinstance(weights, (tuple, list)) or len(weights) not in (2, 4):
+        raise ValueError(f"weights: expected (DM, regression) or (DM, regression, GAN for G, GAN "
+                         f"for D), e.g. (1.0, 0.25), got {describe(weights)}")  # fmt: skip
+    out = [check_float(f"weights[{i}]", w, 0) for i, w in enumerate(weights)] + [0.0, 0.0]
+    if not sum(out[:3]):
+        raise ValueError(f"weights: expected a positive weight for the generator, got {weights}")
+    return tuple(out[:4])
 
 
 def _check_pairs(pairs, reg_weight: float):

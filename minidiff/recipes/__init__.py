@@ -8,10 +8,11 @@ mobile.py: lesson 06's UNet ablation; latent.py: lesson 07's autoencoders, laten
 seeds against pixel space (space_runs); curves.py: a run that keeps its learning curve (06, 07);
 distill.py: lesson 08's progressive distillation rounds and UFOGen runs; hdit.py: lesson 09's
 HDiT, DiT and UNet at equal training FLOPs and HDiT's ablations; anysize.py: lesson 10's tile,
-super-resolution and aspect-ratio (composition) models and the scenes judge.
+super-resolution and aspect-ratio (composition) models and the scenes judge; matching.py: lesson
+11's distribution matching distillation runs (its 2-D part so far).
 """
 
-from . import anysize, distill, hdit, latent, mobile
+from . import anysize, distill, hdit, latent, matching, mobile
 from .digits import ClassConditional, digits_classifier, digits_unet
 from .latent import latent_t2i, shapes_autoencoder, shapes_light_decoder
 from .shapes import shapes_classifier, shapes_t2i, t2i, text_encoders
@@ -41,6 +42,8 @@ ALL = [
     anysize.scenes_tile,
     anysize.scenes_sr,
     *(r for seeds in anysize.composition_runs.values() for r in seeds),
+    matching.grid_v_teacher,
+    *(r for seeds in matching.toy_runs.values() for r in seeds),
 ]
 __all__ = [
     "ALL", "ClassConditional", "digits_classifier", "digits_unet", "distill", "hdit", "latent",
