@@ -205,14 +205,6 @@ def train_composition(run, fast, progress, name, seed):
 scenes_judge = zoo.Recipe("scenes_judge", build_judge, train_judge)
 scenes_tile = zoo.Recipe("scenes_tile", build_tile, train_tile)
 scenes_sr = zoo.Recipe("scenes_sr", build_sr, train_sr)
-composition_runs = {
-    name: [
-        zoo.Recipe(
-            f"composition_{name}_seed{seed}",
-            functools.partial(build_composition, name, seed),
-            functools.partial(train_composition, name=name, seed=seed),
-        )
-        for seed in range(RUN_SEEDS)
-    ]
-    for name in ("arad", "crop")
-}
+composition_runs = curves.seed_runs(
+    "composition", ("arad", "crop"), RUN_SEEDS, build_composition, train_composition
+)

@@ -6,11 +6,13 @@ each leg. The pauses do not change the run: each leg resumes the weights, EMA, o
 order where the last one stopped.
 """
 
+import functools
 import json
 
 import torch
 from torch import nn
 
+from .. import zoo
 from ..files import atomic_write
 
 
@@ -44,3 +46,20 @@ def legs(run: Run, fit, steps: list[int], path, measure) -> nn.Module:
     run.steps.copy_(torch.tensor(steps))
     run.accuracy.copy_(torch.tensor([curve[str(s)] for s in steps], dtype=torch.float64))
     return ema
+
+
+def seed_runs(prefix: str, names, seeds: int, build, train, key="name", needs=()) -> dict:
+    """{name: [one zoo.Recipe per training seed]}: f"{prefix}_{name}_seed{seed}", built by
+    build(name, seed) and trained by train(model, fast, progress, key=name, seed=seed)."""
+    return {
+        name: [
+            zoo.Recipe(
+                f"{prefix}_{name}_seed{seed}",
+                functools.partial(build, name, seed),
+                functools.partial(train, **{key: name, "seed": seed}),
+                needs=tuple(needs),
+            )
+            for seed in range(seeds)
+        ]
+        for name in names
+    }

@@ -142,15 +142,6 @@ def train_run(run, fast, progress, name, seed):
     return run
 
 
-runs = {
-    name: [
-        zoo.Recipe(
-            f"hdit_study_{name}_seed{seed}",
-            functools.partial(build_run, name, seed),
-            functools.partial(train_run, name=name, seed=seed),
-            needs=(shapes_classifier,),
-        )
-        for seed in range(RUN_SEEDS)
-    ]
-    for name in NAMES
-}
+runs = curves.seed_runs(
+    "hdit_study", NAMES, RUN_SEEDS, build_run, train_run, needs=(shapes_classifier,)
+)

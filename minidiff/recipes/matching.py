@@ -23,6 +23,7 @@ from ..distill import dmd
 from ..nets.mlp import MLP
 from ..sde import VP
 from ..zoo import seeded_init
+from . import curves
 
 RUN_SEEDS, TOY_G_STEPS, TOY_POINTS, TOY_LR, TOY_BATCH = 3, 2000, 10, 3e-4, 256
 PAIRS, PAIR_NFE, EVAL_N = 10_000, 50, 4000  # regression pairs (DDIM steps); samples per point
@@ -111,15 +112,12 @@ def train_toy_run(run, fast, progress, variant, seed):
 
 
 grid_v_teacher = zoo.Recipe("grid_v_teacher", build_grid_teacher, train_grid_teacher)
-toy_runs = {
-    variant: [
-        zoo.Recipe(
-            f"dmd_toy_{variant}_seed{seed}",
-            functools.partial(build_toy_run, variant, seed),
-            functools.partial(train_toy_run, variant=variant, seed=seed),
-            needs=(grid_v_teacher,),
-        )
-        for seed in range(RUN_SEEDS)
-    ]
-    for variant in TOY_VARIANTS
-}
+toy_runs = curves.seed_runs(
+    "dmd_toy",
+    TOY_VARIANTS,
+    RUN_SEEDS,
+    build_toy_run,
+    train_toy_run,
+    key="variant",
+    needs=(grid_v_teacher,),
+)
