@@ -195,3 +195,8 @@ def test_the_gan_head_reads_the_bottleneck_and_each_step_keeps_to_its_player():
     before = state(d.D)
     d.g_step(x0)
     assert same(before, state(d.D))  # the generator's GAN term leaves the critic alone
+
+
+def test_a_bad_t_range_is_refused_when_the_game_is_made():
+    with pytest.raises(ValueError, match="t_range: expected"):
+        dmd.DMD(teacher(), t_range=(0.9, 0.1))

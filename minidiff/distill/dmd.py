@@ -59,11 +59,17 @@ def dm_loss(x, real, fake, sde, *cond, t_range=(0.02, 0.98), normalise=True, gen
     return 0.5 * F.mse_loss(x, (x - grad).detach())
 
 
-def diffuse(x, sde, t_range, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x_t, t): x forward-noised to t ~ U(t_range), one t per sample."""
+def check_t_range(t_range) -> tuple[float, float]:
+    """(low, high) with 0 < low <= high <= 1: the times the DM loss and the GAN term draw."""
     low, high = (check_float("t_range", t, 0, 1, open_low=True) for t in t_range)
     if low > high:
         raise ValueError(f"t_range: expected (low, high) with low <= high, got {t_range}")
+    return low, high
+
+
+def diffuse(x, sde, t_range, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x_t, t): x forward-noised to t ~ U(t_range), one t per sample."""
+    low, high = check_t_range(t_range)
     u = schedules.sample_uniform(len(x), 0.0, generator, device=x.device, dtype=x.dtype)
     t = low + (high - low) * u
     return sde.add_noise(x, t, noise_like(x, generator)), t
@@ -75,7 +81,7 @@ def teacher_pairs(teacher, z, nfe: int, *cond, cfg=None):
     conditions)) from noise z to y."""
     check_denoiser("teacher", teacher)
     guided = _guided(teacher, *((1.0, None) if cfg is None else cfg))
-    y = samplers.ddim(lambda x, t: guided(x, t, *cond), teacher.sde, z, schedules.uniform(nfe))
+    y = samplers.ddim(samplers.conditioned(guided, *cond), teacher.sde, z, schedules.uniform(nfe))
     return z, y
 
 
@@ -96,7 +102,7 @@ class DMD:
                  weights=(1.0, 0.0), pairs=None, backward=True):  # fmt: skip
         check_instance("teacher", teacher, nn.Module, "a targets.Denoiser (the teacher)")
         check_denoiser("teacher", teacher)
-        self.times, self.t_range = check_times(times), tuple(t_range)
+        self.times, self.t_range = check_times(times), check_t_range(t_range)
         check_float("lr", lr, 0, open_low=True)  # both players' (DMD2's setting)
         scale, null = (1.0, None) if cfg is None else cfg
         self.dm_weight, self.reg_weight, self.gan_g, self.gan_d = _check_weights(weights)

@@ -78,7 +78,7 @@ def fit(game, data, *, steps, batch_size=64, d_every=1, g_every=1, ema_decay=0.9
     history = History(ema=train.EMA(game.G, ema_decay))
     given, checkpoint = checkpoint is not None, checkpoint or next_checkpoint(".pt")
     run = train._run_record(game.hyper["lr"], batch_size, ema_decay, data) | game.hyper
-    run |= dict(d_every=d_every) | (dict(g_every=g_every) if g_every > 1 else {})
+    run |= dict(d_every=d_every, g_every=g_every)
     start = _restore(checkpoint, game, history, generator, run, given) if checkpoint else 0
     device = next(game.G.parameters()).device
     for step in tqdm(range(start + 1, steps + 1), desc=desc, disable=not progress):
